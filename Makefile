@@ -1,0 +1,48 @@
+# nn-course: every target sets up what it needs itself.
+#   make lab      set up and open the course in JupyterLab
+#   make test     set up and run every test
+#   make bench    set up and run the benchmarks
+#   make release  regenerate notebooks/ (student release) from solutions/
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(CURDIR)/$(VENV)/bin
+STAMP  := $(VENV)/.installed
+ASSIGNMENTS := $(notdir $(wildcard solutions/[0-9]*))
+
+# Tools run from the virtual environment, and so do the kernels they start.
+export PATH := $(BIN):$(PATH)
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+# Tests and benchmarks must not wait on a display.
+export MPLBACKEND := Agg
+
+.PHONY: venv lab test bench release lint clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $@
+
+lab: $(STAMP)
+	MPLBACKEND= $(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" \
+		--LabApp.default_url=/lab/tree/notebooks
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(BIN)/python bench/bench_train.py
+
+release: $(STAMP)
+	@for a in $(ASSIGNMENTS); do \
+		$(BIN)/nbgrader generate_assignment "$$a" --force --no-db || exit 1; \
+	done
+
+lint: $(STAMP)
+	$(BIN)/ruff check course_lib tests bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info
