@@ -1,0 +1,191 @@
+r"""Optimizers: gradient descent, momentum and Adam, each with weight decay.
+
+Each optimizer's ``step(params, grads)`` updates the arrays of ``params`` in
+place, from gradients keyed like them. Weight decay adds :math:`\lambda W` to
+the gradient of every weight matrix (keys ``W1, W2, …``), not of the biases:
+for gradient descent, :math:`W \leftarrow W - \eta(\partial L/\partial W + \lambda W)`,
+the gradient of the penalty :math:`\frac{\lambda}{2}\lVert W \rVert^2`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .losses import is_weight
+
+__all__ = ["GD", "Momentum", "Adam"]
+
+
+class _Optimizer:
+    """What every optimizer shares: hyperparameter checks and the gradient with decay."""
+
+    def __init__(self, lr, weight_decay):
+        _require(lr > 0, f"lr must be > 0; got {lr}")
+        _require(weight_decay >= 0, f"weight_decay must be >= 0; got {weight_decay}")
+        self.lr = float(lr)
+        self.weight_decay = float(weight_decay)
+
+    def _gradients(self, params, grads):
+        """Yield (key, parameter, gradient + weight decay) after checking both dicts."""
+        if not isinstance(params, dict) or not isinstance(grads, dict):
+            raise TypeError(
+                "step(params, grads) takes two dicts keyed 'W1', 'b1', …; got "
+                f"{type(params).__name__} and {type(grads).__name__}"
+            )
+        if params.keys() != grads.keys():
+            raise ValueError(
+                f"grads must have the keys of params; params has {sorted(params)}, "
+                f"grads has {sorted(grads)}"
+            )
+        for key, p in params.items():
+            g = grads[key]
+            if not isinstance(p, np.ndarray) or p.dtype != np.float64:
+                raise TypeError(
+                    f"params[{key!r}] must be a float64 ndarray (it is updated in place)"
+                )
+            if np.shape(g) != p.shape:
+                raise ValueError(
+                    f"grads[{key!r}] must have the shape of params[{key!r}], {p.shape}; "
+                    f"got {np.shape(g)}"
+                )
+            if self.weight_decay and is_weight(key):
+                g = g + self.weight_decay * p  # a new array: grads stay as given
+            yield key, p, g
+
+
+class GD(_Optimizer):
+    r"""Gradient descent: :math:`\theta \leftarrow \theta - \eta\, g`.
+
+    Parameters
+    ----------
+    lr : float
+        Learning rate :math:`\eta > 0`.
+    weight_decay : float, default 0.0
+        :math:`\lambda`: adds :math:`\lambda W` to the gradient of each weight matrix.
+    """
+
+    def __init__(self, lr, weight_decay=0.0):
+        super().__init__(lr, weight_decay)
+
+    def step(self, params, grads):
+        """Update every array of ``params`` in place."""
+        for _, p, g in self._gradients(params, grads):
+            p -= self.lr * g
+
+
+class Momentum(_Optimizer):
+    r"""Gradient descent with momentum (heavy ball).
+
+    :math:`v \leftarrow \beta v + g`, then :math:`\theta \leftarrow \theta - \eta v`,
+    with :math:`v = 0` at the start: the update is an exponentially weighted
+    sum of past gradients, which damps oscillation across a narrow valley
+    and speeds up travel along it.
+
+    Parameters
+    ----------
+    lr : float
+        Learning rate :math:`\eta > 0`.
+    beta : float, default 0.9
+        Momentum :math:`\beta \in [0, 1)`; 0 is plain gradient descent.
+    weight_decay : float, default 0.0
+    """
+
+    def __init__(self, lr, beta=0.9, weight_decay=0.0):
+        super().__init__(lr, weight_decay)
+        _require(0 <= beta < 1, f"beta must be in [0, 1); got {beta}")
+        self.beta = float(beta)
+        self.velocity = {}
+
+    def step(self, params, grads):
+        """Update every array of ``params`` in place."""
+        for key, p, g in self._gradients(params, grads):
+            if key not in self.velocity:
+                self.velocity[key] = np.zeros_like(p)
+            v = self.velocity[key]
+            v *= self.beta
+            v += g
+            p -= self.lr * v
+
+
+class Adam(_Optimizer):
+    r"""Adam (Kingma & Ba, 2015), Algorithm 1 of the paper, bias correction included.
+
+    At step :math:`t = 1, 2, \dots`, for each parameter with gradient :math:`g`:
+
+    1. first moment: :math:`m \leftarrow \beta_1 m + (1 - \beta_1) g`
+    2. second moment: :math:`v \leftarrow \beta_2 v + (1 - \beta_2) g^2`
+    3. bias correction: :math:`\hat m = m / (1 - \beta_1^t)`, :math:`\hat v = v / (1 - \beta_2^t)`
+    4. update: :math:`\theta \leftarrow \theta - \eta\, \hat m / (\sqrt{\hat v} + \epsilon)`
+
+    with :math:`m = v = 0` at the start. Each ``step`` call is one step t.
+
+    Parameters
+    ----------
+    lr : float, default 1e-3
+        Step size :math:`\eta` (the paper's :math:`\alpha`).
+    beta1, beta2 : float, default 0.9 and 0.999
+        Decay rates of the moment estimates, in [0, 1).
+    eps : float, default 1e-8
+    weight_decay : float, default 0.0
+        Adds :math:`\lambda W` to the gradient of each weight matrix before step 1.
+    """
+
+    def __init__(self, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0):
+        super().__init__(lr, weight_decay)
+        _require(0 <= beta1 < 1, f"beta1 must be in [0, 1); got {beta1}")
+        _require(0 <= beta2 < 1, f"beta2 must be in [0, 1); got {beta2}")
+        _require(eps > 0, f"eps must be > 0; got {eps}")
+        self.beta1, self.beta2, self.eps = float(beta1), float(beta2), float(eps)
+        self.t = 0
+        self.m = {}  # per parameter: views into one vector holding every moment
+        self.v = {}
+        self._layout = None  # ((key, shape), ...) of the params of the first step
+
+    def step(self, params, grads):
+        """Take step t + 1, updating every array of ``params`` in place."""
+        # All parameters are updated as one vector: the same arithmetic, but a
+        # network's small bias vectors no longer cost a dozen NumPy calls each.
+        g = np.concatenate([g.ravel() for _, _, g in self._gradients(params, grads)])
+        layout = tuple((key, p.shape) for key, p in params.items())
+        if self._layout is None:
+            self._start(layout, g.size)
+        elif layout != self._layout:
+            raise ValueError(
+                "this Adam has state for parameters "
+                f"{dict(self._layout)}; step was now given {dict(layout)}"
+            )
+        self.t += 1
+        bias1 = 1.0 - self.beta1**self.t
+        bias2 = 1.0 - self.beta2**self.t
+        m, v = self._m, self._v
+        m *= self.beta1  # step 1: first moment
+        m += (1.0 - self.beta1) * g
+        v *= self.beta2  # step 2: second moment
+        v += (1.0 - self.beta2) * np.square(g)
+        # Steps 3 and 4 with the bias corrections folded into two scalars, the
+        # reordering Kingma & Ba give at the end of their Section 2:
+        # lr * (m / bias1) / (sqrt(v / bias2) + eps)
+        #   == (lr * sqrt(bias2) / bias1) * m / (sqrt(v) + eps * sqrt(bias2)).
+        denom = np.sqrt(v)
+        denom += self.eps * np.sqrt(bias2)
+        update = (self.lr * np.sqrt(bias2) / bias1) * m
+        update /= denom
+        start = 0
+        for p in params.values():
+            p -= update[start : start + p.size].reshape(p.shape)
+            start += p.size
+
+    def _start(self, layout, size):
+        self._layout = layout
+        self._m, self._v = np.zeros(size), np.zeros(size)
+        start = 0
+        for key, shape in layout:
+            stop = start + int(np.prod(shape))
+            self.m[key] = self._m[start:stop].reshape(shape)
+            self.v[key] = self._v[start:stop].reshape(shape)
+            start = stop
+
+
+def _require(condition, message):
+    if not condition:
+        raise ValueError(message)
