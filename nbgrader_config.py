@@ -3,7 +3,6 @@
 c = get_config()  # noqa: F821  (injected by traitlets when nbgrader loads this file)
 
 c.CourseDirectory.course_id = "nn-basics"
-c.CourseDirectory.root = "."
 # solutions/<assignment>/ holds the instructor's source notebooks;
 # notebooks/<assignment>/ holds the student release that generate_assignment writes.
 c.CourseDirectory.source_directory = "solutions"
@@ -14,4 +13,4 @@ c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedE
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 
 # A cell that runs longer than this is stopped and its tests score 0.
-c.ExecutePreprocessor.timeout = 60
+c.Execute.timeout = 60

@@ -1,0 +1,79 @@
+"""Helpers for tests that run the course's notebooks and the real nbgrader."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parents[1]
+SOLUTIONS = ROOT / "solutions"
+RELEASE = ROOT / "notebooks"
+
+#: Every assignment: (folder, notebook name without .ipynb).
+ASSIGNMENTS = sorted(
+    (path.parent.name, path.stem)
+    for path in SOLUTIONS.glob("[0-9]*/*.ipynb")
+    if ".ipynb_checkpoints" not in path.parts
+)
+
+
+def nbgrader(course: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    """Run the real nbgrader command line in ``course``; fail with its log if it fails."""
+    # nbgrader runs `alembic` and kernels by name: find them beside this Python first
+    env = {**os.environ, "PATH": os.pathsep.join([str(Path(sys.executable).parent),
+                                                 os.environ.get("PATH", "")])}
+    result = subprocess.run(
+        [sys.executable, "-m", "nbgrader", *args],
+        cwd=course, capture_output=True, text=True, timeout=timeout, env=env,
+    )
+    if result.returncode != 0:
+        raise AssertionError(
+            f"nbgrader {' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}"
+        )
+    return result
+
+
+def make_course(path: Path) -> Path:
+    """A scratch copy of the course (config and sources), with every assignment released."""
+    path.mkdir(parents=True, exist_ok=True)
+    shutil.copy(ROOT / "nbgrader_config.py", path)
+    shutil.copytree(SOLUTIONS, path / "solutions",
+                    ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+    for folder, _ in ASSIGNMENTS:
+        nbgrader(path, "generate_assignment", folder, "--force")
+    return path
+
+
+def cell_by_grade_id(nb, grade_id: str):
+    for cell in nb.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == grade_id:
+            return cell
+    raise KeyError(f"no cell with grade_id {grade_id!r}")
+
+
+def submit(course: Path, student: str, folder: str, name: str, nb) -> Path:
+    """Put notebook ``nb`` where nbgrader collects ``student``'s submission."""
+    target = course / "submitted" / student / folder / f"{name}.ipynb"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, target)
+    return target
+
+
+def graded_cells(nb) -> dict[str, dict]:
+    """grade_id -> nbgrader metadata, for the autograded test cells of a notebook."""
+    cells = {}
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("grade") and not meta.get("solution") and cell.cell_type == "code":
+            cells[meta["grade_id"]] = meta
+    return cells
+
+
+def exercise_of(grade_id: str) -> str:
+    """The exercise a test cell belongs to: ``relu-visible`` and ``relu-hidden`` -> ``relu``."""
+    return grade_id.rsplit("-", 1)[0]

@@ -1,0 +1,155 @@
+"""End to end with the real nbgrader: release, submit, autograde, read the gradebook.
+
+For every assignment, a scratch course regenerates the release from solutions/
+and must reproduce notebooks/ byte for byte, without answers or hidden tests.
+Then four students submit: one with the instructor's answers, one the untouched
+release, and students whose notebooks are right but for one function; the
+gradebook must give full marks, zero (without crashing), and the loss of
+exactly that function's points.
+"""
+
+from __future__ import annotations
+
+import re
+
+import nbformat
+import pytest
+from course_tools import (
+    ASSIGNMENTS,
+    RELEASE,
+    cell_by_grade_id,
+    exercise_of,
+    graded_cells,
+    make_course,
+    nbgrader,
+    submit,
+)
+from nbgrader.api import Gradebook
+
+#: Per assignment, students whose notebook is right but for one solution cell:
+#: student -> (grade_id of the solution cell, its wrong source, test cells it must fail).
+WRONG = {
+    "01_activations": {
+        "wrong-relu": ("relu", "def relu(x):\n    return x\n", {"relu-visible", "relu-hidden"}),
+        "naive-sigmoid": (
+            "sigmoid",
+            "def sigmoid(x):\n    return 1.0 / (1.0 + np.exp(-x))\n",
+            {"sigmoid-hidden"},  # right for ordinary inputs, overflows at -1000
+        ),
+    },
+}
+
+_MARKER = re.compile(r"^\s*### (BEGIN|END) SOLUTION\s*$", re.MULTILINE)
+
+
+def _answered(release_nb, source_nb):
+    """The release notebook with every solution cell filled in as the instructor did."""
+    nb = nbformat.from_dict(release_nb)
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("solution"):
+            source = cell_by_grade_id(source_nb, meta["grade_id"]).source
+            cell.source = _MARKER.sub("", source)
+    return nb
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory):
+    """A scratch course with every assignment released, submitted by each student, autograded."""
+    path = make_course(tmp_path_factory.mktemp("course"))
+    for folder, name in ASSIGNMENTS:
+        release = nbformat.read(path / "notebooks" / folder / f"{name}.ipynb", as_version=4)
+        source = nbformat.read(path / "solutions" / folder / f"{name}.ipynb", as_version=4)
+        submit(path, "solution", folder, name, _answered(release, source))
+        submit(path, "untouched", folder, name, release)
+        for student, (grade_id, wrong, _) in WRONG[folder].items():
+            nb = _answered(release, source)
+            cell_by_grade_id(nb, grade_id).source = wrong
+            submit(path, student, folder, name, nb)
+        nbgrader(path, "autograde", folder)
+    return path
+
+
+def _scores(course, folder, name, student):
+    """grade_id -> (score, max score) for the autograded test cells of one submission."""
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        notebook = gb.find_submission_notebook(name, folder, student)
+        return {g.name: (g.auto_score, g.max_score) for g in notebook.grades
+                if g.cell_type == "code"}
+
+
+@pytest.mark.parametrize(("folder", "name"), ASSIGNMENTS)
+def test_release_is_exactly_what_nbgrader_generates(course, folder, name):
+    """notebooks/ holds byte for byte what generate_assignment makes from solutions/."""
+    generated = sorted(p.relative_to(course / "notebooks") for p in
+                       (course / "notebooks" / folder).rglob("*") if p.is_file())
+    committed = sorted(p.relative_to(RELEASE) for p in (RELEASE / folder).rglob("*")
+                       if p.is_file() and ".ipynb_checkpoints" not in p.parts)
+    assert committed == generated, "run `make release` and commit notebooks/"
+    for relative in generated:
+        assert (RELEASE / relative).read_bytes() == (course / "notebooks" / relative).read_bytes(), (
+            f"notebooks/{relative} differs from what nbgrader generates: run `make release`"
+        )
+
+
+@pytest.mark.parametrize(("folder", "name"), ASSIGNMENTS)
+def test_release_contains_no_answers_or_hidden_tests(course, folder, name):
+    """The student copy has no solution code, no hidden tests and no markers."""
+    source = nbformat.read(course / "solutions" / folder / f"{name}.ipynb", as_version=4)
+    text = (RELEASE / folder / f"{name}.ipynb").read_text(encoding="utf-8")
+    for marker in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"):
+        assert marker not in text
+    release = nbformat.read(RELEASE / folder / f"{name}.ipynb", as_version=4)
+    for cell in source.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        for kind in ("SOLUTION", "HIDDEN TESTS"):
+            blocks = re.findall(rf"### BEGIN {kind}\n(.*?)### END {kind}", cell.source, re.S)
+            if not blocks:
+                continue
+            released = cell_by_grade_id(release, grade_id).source
+            if kind == "SOLUTION":
+                assert "YOUR CODE HERE" in released or "YOUR ANSWER HERE" in released, grade_id
+            for line in "".join(blocks).splitlines():
+                if len(line.strip()) > 8:
+                    assert line.strip() not in released, (
+                        f"{grade_id}: a {kind.lower()} line leaked into the release: {line.strip()!r}"
+                    )
+
+
+@pytest.mark.parametrize(("folder", "name"), ASSIGNMENTS)
+def test_instructor_answers_earn_every_autograded_point(course, folder, name):
+    """The solution notebook scores the maximum on every autograded test cell."""
+    scores = _scores(course, folder, name, "solution")
+    release = nbformat.read(RELEASE / folder / f"{name}.ipynb", as_version=4)
+    assert set(scores) == set(graded_cells(release))
+    lost = {grade_id: s for grade_id, s in scores.items() if s[0] != s[1]}
+    assert not lost, f"the instructor's answers lost points: {lost}"
+    assert sum(m for _, m in scores.values()) > 0
+
+
+@pytest.mark.parametrize(("folder", "name"), ASSIGNMENTS)
+def test_untouched_release_scores_zero_without_crashing(course, folder, name):
+    """The untouched student notebook is graded, every test cell fails, and it scores 0."""
+    scores = _scores(course, folder, name, "untouched")
+    assert scores and all(score == 0 for score, _ in scores.values()), scores
+    graded = nbformat.read(course / "autograded" / "untouched" / folder / f"{name}.ipynb",
+                           as_version=4)
+    for grade_id in scores:
+        outputs = cell_by_grade_id(graded, grade_id).outputs
+        errors = [o for o in outputs if o.output_type == "error"]
+        assert errors, f"{grade_id}: expected a failing test cell"
+        assert "not implemented yet" in errors[0].evalue or errors[0].ename == "NotImplementedError"
+
+
+@pytest.mark.parametrize(("folder", "name", "student"), [
+    (folder, name, student) for folder, name in ASSIGNMENTS for student in WRONG[folder]
+])
+def test_one_wrong_function_loses_only_its_own_points(course, folder, name, student):
+    """A notebook right but for one function loses exactly that exercise's failing cells."""
+    grade_id, _, must_fail = WRONG[folder][student]
+    scores = _scores(course, folder, name, student)
+    failed = {g for g, (score, max_score) in scores.items() if score != max_score}
+    assert failed == must_fail
+    assert {exercise_of(g) for g in failed} == {grade_id}
+    for g in failed:
+        assert scores[g][0] == 0

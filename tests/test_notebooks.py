@@ -1,0 +1,86 @@
+"""The notebooks as a student and an instructor run them, with a real kernel.
+
+The instructor's notebook runs top to bottom without an error. The student's
+release runs top to bottom too: only the unfinished exercises and their tests
+fail, and every demonstration and widget still works around them.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+from course_tools import ASSIGNMENTS, RELEASE, ROOT, SOLUTIONS
+from nbclient import NotebookClient
+
+ARTIFACTS = ROOT / "test-artifacts"
+WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+
+
+def _execute(path: Path, allow_errors: bool):
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(nb, timeout=120, kernel_name="python3", allow_errors=allow_errors,
+                            resources={"metadata": {"path": str(path.parent)}})
+    start = time.perf_counter()
+    client.execute()
+    seconds = time.perf_counter() - start
+    ARTIFACTS.mkdir(exist_ok=True)
+    timing = ARTIFACTS / "notebook-times.json"
+    record = json.loads(timing.read_text()) if timing.exists() else {}
+    record[str(path.relative_to(ROOT))] = round(seconds, 2)
+    timing.write_text(json.dumps(record, indent=1, sort_keys=True))
+    return nb
+
+
+def _errors(nb):
+    return [(cell.metadata.get("nbgrader", {}).get("grade_id"), out)
+            for cell in nb.cells if cell.cell_type == "code"
+            for out in cell.outputs if out.output_type == "error"]
+
+
+@pytest.mark.parametrize(("folder", "name"), ASSIGNMENTS)
+def test_instructor_notebook_runs_clean(folder, name):
+    """The solution notebook runs top to bottom: no error, no warning on stderr, widgets shown."""
+    nb = _execute(SOLUTIONS / folder / f"{name}.ipynb", allow_errors=False)
+    assert not _errors(nb)
+    stderr = [out.text for cell in nb.cells if cell.cell_type == "code" for out in cell.outputs
+              if out.output_type == "stream" and out.name == "stderr"]
+    assert not stderr, f"the notebook wrote to stderr: {stderr}"
+    widgets = [out for cell in nb.cells if cell.cell_type == "code" for out in cell.outputs
+               if WIDGET_MIME in out.get("data", {})]
+    assert widgets, "no widget was displayed"
+
+
+@pytest.mark.parametrize(("folder", "name"), ASSIGNMENTS)
+def test_student_release_fails_only_in_its_exercises(folder, name):
+    """Run untouched, the release errors only in solution and test cells; demos and widgets work."""
+    nb = _execute(RELEASE / folder / f"{name}.ipynb", allow_errors=True)
+    exercise_cells = {cell.metadata["nbgrader"]["grade_id"] for cell in nb.cells
+                      if cell.metadata.get("nbgrader", {}).get("solution")
+                      or cell.metadata.get("nbgrader", {}).get("grade")}
+    errors = _errors(nb)
+    assert errors, "an untouched release should fail its tests"
+    outside = [(grade_id, out.ename, out.evalue) for grade_id, out in errors
+               if grade_id not in exercise_cells]
+    assert not outside, f"cells outside the exercises failed: {outside}"
+    for grade_id, out in errors:
+        assert out.ename in ("NotImplementedError", "ExerciseFailed"), (grade_id, out.ename)
+    widgets = [out for cell in nb.cells if cell.cell_type == "code" for out in cell.outputs
+               if WIDGET_MIME in out.get("data", {})]
+    assert widgets, "the widget must work before the exercises are done"
+
+
+@pytest.mark.parametrize("path", sorted(
+    p.relative_to(ROOT) for top in (SOLUTIONS, RELEASE) for p in top.rglob("*.ipynb")
+    if ".ipynb_checkpoints" not in p.parts
+), ids=str)
+def test_notebooks_are_stored_without_outputs(path):
+    """Notebooks are source code: no outputs, no execution counts."""
+    nb = nbformat.read(ROOT / path, as_version=4)
+    nbformat.validate(nb)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            assert cell.outputs == [] and cell.execution_count is None, cell.source[:60]
