@@ -32,6 +32,7 @@ lab: $(STAMP)
 		--LabApp.default_url=/lab/tree/notebooks $(ROOT_FLAG) $(LAB_ARGS)
 
 test: $(STAMP)
+	$(BIN)/ruff check course_lib tests bench
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)

@@ -25,20 +25,16 @@ class _Optimizer:
         self.lr = float(lr)
         self.weight_decay = float(weight_decay)
 
-    def _gradients(self, params, grads):
-        """Yield (key, parameter, gradient + weight decay) after checking both dicts."""
-        if not isinstance(params, dict) or not isinstance(grads, dict):
-            raise TypeError(
-                "step(params, grads) takes two dicts keyed 'W1', 'b1', …; got "
-                f"{type(params).__name__} and {type(grads).__name__}"
-            )
-        if params.keys() != grads.keys():
-            raise ValueError(
-                f"grads must have the keys of params; params has {sorted(params)}, "
-                f"grads has {sorted(grads)}"
-            )
-        for key, p in params.items():
-            g = grads[key]
+    def _gradients(self, params, grads, order=None):
+        """[(key, parameter, gradient + weight decay)], in ``order`` (default: params' order).
+
+        Every key is checked before any is returned, so a step that fails on a
+        bad gradient fails before it has changed any parameter.
+        """
+        _check_dicts(params, grads)
+        triples = []
+        for key in params if order is None else order:
+            p, g = params[key], grads[key]
             if not isinstance(p, np.ndarray) or p.dtype != np.float64:
                 raise TypeError(
                     f"params[{key!r}] must be a float64 ndarray (it is updated in place)"
@@ -50,7 +46,8 @@ class _Optimizer:
                 )
             if self.weight_decay and is_weight(key):
                 g = g + self.weight_decay * p  # a new array: grads stay as given
-            yield key, p, g
+            triples.append((key, p, g))
+        return triples
 
 
 class GD(_Optimizer):
@@ -145,15 +142,18 @@ class Adam(_Optimizer):
         """Take step t + 1, updating every array of ``params`` in place."""
         # All parameters are updated as one vector: the same arithmetic, but a
         # network's small bias vectors no longer cost a dozen NumPy calls each.
-        g = np.concatenate([g.ravel() for _, _, g in self._gradients(params, grads)])
-        layout = tuple((key, p.shape) for key, p in params.items())
+        _check_dicts(params, grads)
+        layout = {key: np.shape(p) for key, p in params.items()}
         if self._layout is None:
-            self._start(layout, g.size)
-        elif layout != self._layout:
+            self._start(tuple(layout.items()))
+        elif layout != dict(self._layout):
             raise ValueError(
-                "this Adam has state for parameters "
-                f"{dict(self._layout)}; step was now given {dict(layout)}"
+                f"this Adam has state for parameters {dict(self._layout)}; "
+                f"step was now given {layout}"
             )
+        # the order of the first step, whatever the order of these dicts
+        triples = self._gradients(params, grads, order=[key for key, _ in self._layout])
+        g = np.concatenate([g.ravel() for _, _, g in triples])
         self.t += 1
         bias1 = 1.0 - self.beta1**self.t
         bias2 = 1.0 - self.beta2**self.t
@@ -171,12 +171,13 @@ class Adam(_Optimizer):
         update = (self.lr * np.sqrt(bias2) / bias1) * m
         update /= denom
         start = 0
-        for p in params.values():
+        for _, p, _ in triples:
             p -= update[start : start + p.size].reshape(p.shape)
             start += p.size
 
-    def _start(self, layout, size):
+    def _start(self, layout):
         self._layout = layout
+        size = sum(int(np.prod(shape)) for _, shape in layout)
         self._m, self._v = np.zeros(size), np.zeros(size)
         start = 0
         for key, shape in layout:
@@ -184,6 +185,20 @@ class Adam(_Optimizer):
             self.m[key] = self._m[start:stop].reshape(shape)
             self.v[key] = self._v[start:stop].reshape(shape)
             start = stop
+
+
+def _check_dicts(params, grads):
+    """Both must be dicts with the same keys."""
+    if not isinstance(params, dict) or not isinstance(grads, dict):
+        raise TypeError(
+            "step(params, grads) takes two dicts keyed 'W1', 'b1', …; got "
+            f"{type(params).__name__} and {type(grads).__name__}"
+        )
+    if params.keys() != grads.keys():
+        raise ValueError(
+            f"grads must have the keys of params; params has {sorted(params)}, "
+            f"grads has {sorted(grads)}"
+        )
 
 
 def _require(condition, message):

@@ -43,7 +43,7 @@ def iterate_minibatches(X, y, batch_size, rng):
             f"X and y must have one row per sample, the same number of rows; "
             f"got X of shape {X.shape} and y of shape {y.shape}"
         )
-    _check_batch_size(batch_size)
+    batch_size = _check_batch_size(batch_size)
     rng = np.random.default_rng(rng)  # a Generator is returned as it is
     order = rng.permutation(len(X))
     for start in range(0, len(X), batch_size):
@@ -105,9 +105,10 @@ def fit(
     y = np.asarray(y)
     if len(X) != len(y):
         raise ValueError(f"X and y must have the same number of rows; got {len(X)} and {len(y)}")
-    _check_batch_size(batch_size)
-    if int(epochs) != epochs or epochs < 0:
-        raise ValueError(f"epochs must be a whole number >= 0; got {epochs}")
+    batch_size = _check_batch_size(batch_size)
+    if isinstance(epochs, bool) or int(epochs) != epochs or epochs < 0:
+        raise ValueError(f"epochs must be a whole number >= 0; got {epochs!r}")
+    epochs = int(epochs)
     validate = X_val is not None
     if validate != (y_val is not None):
         raise ValueError("pass both X_val and y_val, or neither")
@@ -119,7 +120,7 @@ def fit(
     if validate:
         X_val = as_float(X_val, "X_val")
         history["val_loss"] = []
-    best_loss, best_params, best_epoch = np.inf, None, None
+    best_loss, best_params, best_epoch, since_best = np.inf, None, None, 0
     bar = trange(epochs, desc="training", unit="epoch", disable=not progress, leave=True)
     for epoch in bar:
         total = 0.0
@@ -135,11 +136,13 @@ def fit(
             history["val_loss"].append(val_loss)
             postfix["val_loss"] = f"{val_loss:.4f}"
             if patience is not None:
-                if val_loss < best_loss:
-                    best_loss, best_epoch = val_loss, epoch
+                if val_loss < best_loss:  # False for nan: a diverged epoch is never the best
+                    best_loss, best_epoch, since_best = val_loss, epoch, 0
                     best_params = {k: v.copy() for k, v in model.params.items()}
-                elif epoch - best_epoch >= patience:
-                    break
+                else:
+                    since_best += 1
+                    if since_best >= patience:
+                        break
         bar.set_postfix(postfix, refresh=False)
     bar.close()
     if best_params is not None:
@@ -149,6 +152,7 @@ def fit(
     return history
 
 
-def _check_batch_size(batch_size):
+def _check_batch_size(batch_size) -> int:
     if isinstance(batch_size, bool) or int(batch_size) != batch_size or batch_size < 1:
         raise ValueError(f"batch_size must be a whole number >= 1; got {batch_size!r}")
+    return int(batch_size)
