@@ -11,8 +11,9 @@ from __future__ import annotations
 import numpy as np
 
 from ._validate import as_float, require_ndim, require_shape
+from .activations import ACTIVATIONS
 
-__all__ = ["dense_forward", "dense_backward", "he_init", "xavier_init"]
+__all__ = ["dense_forward", "dense_backward", "activation_backward", "he_init", "xavier_init"]
 
 
 def dense_forward(X, W, b):
@@ -64,6 +65,32 @@ def dense_backward(dZ, cache, need_dX=True):
     dZ = as_float(dZ, "dZ")
     require_shape(dZ, (X.shape[0], W.shape[0]), "dZ", "the shape of Z = X @ W.T + b")
     return _backward(dZ, cache, need_dX)
+
+
+def activation_backward(dH, Z, activation="relu"):
+    r"""Gradient through an elementwise activation :math:`H = f(Z)`: :math:`dZ = dH \odot f'(Z)`.
+
+    Each output depends only on the input at the same place, so the chain rule
+    is a product, element by element, with the derivative at Z.
+
+    Parameters
+    ----------
+    dH : array_like, shape (N, H)
+        Gradient of the loss with respect to the activation's output.
+    Z : array_like, shape (N, H)
+        The activation's input, as in the forward pass.
+    activation : str, default "relu"
+        A key of :data:`course_lib.activations.ACTIVATIONS`.
+
+    Returns
+    -------
+    dZ : ndarray, shape (N, H)
+    """
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}; got {activation!r}")
+    dH, Z = as_float(dH, "dH"), as_float(Z, "Z")
+    require_shape(dH, Z.shape, "dH", "the shape of Z")
+    return dH * ACTIVATIONS[activation][1](Z)
 
 
 def he_init(n_in, n_out, rng):

@@ -15,7 +15,7 @@ from ._validate import as_float, require_ndim
 from .activations import ACTIVATIONS
 from .layers import he_init, xavier_init
 
-__all__ = ["MLP"]
+__all__ = ["MLP", "mlp_forward", "mlp_backward"]
 
 # ReLU-like units zero (or nearly) half their inputs: He's factor 2 makes up for it.
 _INITS = {"he": he_init, "xavier": xavier_init}
@@ -110,20 +110,13 @@ class MLP:
         if self._caches is None:
             raise RuntimeError("call forward(X) before backward(dout)")
         dout = as_float(dout, "dout")
-        n = self._caches[0][0][0].shape[0]
+        n = self._caches[0][0][0].shape[0]  # rows of the first layer's input
         if dout.shape != (n, self.sizes[-1]):
             raise ValueError(
                 f"dout must have the shape of the last logits, ({n}, {self.sizes[-1]}); "
                 f"got shape {dout.shape}"
             )
-        grads = dict.fromkeys(self.params)  # keeps the order W1, b1, W2, b2, …
-        dZ = dout
-        for i in range(self.n_layers, 0, -1):
-            cache, Z_prev = self._caches[i - 1]
-            dH, grads[f"W{i}"], grads[f"b{i}"] = layers._backward(dZ, cache, need_dX=i > 1)
-            if i > 1:
-                dZ = dH * self._f_grad(Z_prev)  # back through the activation of layer i-1
-        return grads
+        return _backward(dout, self._caches, self._f_grad)
 
     def predict(self, X):
         """Class ids, the arg-max of the logits; leaves the cache of forward alone.
@@ -143,14 +136,125 @@ class MLP:
                 f"this MLP takes {self.sizes[0]} features (sizes[0]): X must have shape "
                 f"(N, {self.sizes[0]}); got shape {X.shape}"
             )
-        caches = []  # layer i: (its dense cache, Z_{i-1} whose activation is its input)
-        H, Z_prev = X, None
-        for i in range(1, self.n_layers + 1):
-            Z, cache = layers._forward(H, self.params[f"W{i}"], self.params[f"b{i}"])
-            caches.append((cache, Z_prev))
-            if i < self.n_layers:
-                H, Z_prev = self._f(Z), Z
-        return Z, (caches if keep else None)
+        logits, caches = _forward(X, self.params, self._f)
+        return logits, (caches if keep else None)
 
     def __repr__(self):
         return f"MLP(sizes={self.sizes}, activation={self.activation!r}, seed={self.seed})"
+
+
+def mlp_forward(X, params, activation="relu"):
+    r"""Forward pass of an MLP given by its parameters: logits and what backward needs.
+
+    For i = 1, …, L: :math:`Z_i = H_{i-1} W_i^\top + b_i` with :math:`H_0 = X`,
+    and :math:`H_i = f(Z_i)` for the hidden layers i < L; the last layer is
+    linear, so the output is :math:`Z_L`, the logits.
+
+    Parameters
+    ----------
+    X : array_like, shape (N, D)
+    params : dict of str -> ndarray
+        ``W1`` of shape (m_1, D), ``b1`` of shape (m_1,), …, ``WL``, ``bL``.
+    activation : str, default "relu"
+        The hidden layers' activation, a key of :data:`course_lib.activations.ACTIVATIONS`.
+
+    Returns
+    -------
+    logits : ndarray, shape (N, m_L)
+    caches : list of L tuples ``((H_{i-1}, W_i), Z_i)``
+        Layer i's dense cache (as from :func:`~course_lib.layers.dense_forward`)
+        and its pre-activation output.
+    """
+    f, _ = _activation(activation)
+    X = as_float(X, "X")
+    n_layers = _count_layers(params)
+    checked = {}
+    for i in range(1, n_layers + 1):
+        W, b = as_float(params[f"W{i}"], f"W{i}"), as_float(params[f"b{i}"], f"b{i}")
+        require_ndim(W, 2, f"W{i}", "(m_i, m_{i-1})")
+        width_in = X.shape[-1] if i == 1 else checked[f"W{i - 1}"].shape[0]
+        if W.shape[1] != width_in:
+            source = f"X has {width_in} features" if i == 1 else f"W{i - 1} has {width_in} rows"
+            raise ValueError(f"W{i} must have shape ({W.shape[0]}, {width_in}) because {source}; "
+                             f"got {W.shape}")
+        if b.shape != (W.shape[0],):
+            raise ValueError(f"b{i} must have shape ({W.shape[0]},), one bias per row of W{i}; "
+                             f"got {b.shape}")
+        checked[f"W{i}"], checked[f"b{i}"] = W, b
+    require_ndim(X, 2, "X", "(N, D), one sample per row")
+    return _forward(X, checked, f)
+
+
+def mlp_backward(dlogits, caches, activation="relu"):
+    r"""Backward pass of an MLP: the gradient of the loss for every parameter.
+
+    Going from the last layer to the first, with :math:`dZ_L = \partial L/\partial \mathrm{logits}`:
+    :func:`~course_lib.layers.dense_backward` gives :math:`dH_{i-1}`,
+    :math:`dW_i` and :math:`db_i` from :math:`dZ_i`, and for the hidden layers
+    :math:`dZ_{i-1} = dH_{i-1} \odot f'(Z_{i-1})`.
+
+    Parameters
+    ----------
+    dlogits : array_like, shape (N, m_L)
+    caches : list
+        As returned by :func:`mlp_forward`.
+    activation : str, default "relu"
+        The activation the forward pass used.
+
+    Returns
+    -------
+    grads : dict of str -> ndarray
+        ``W1, b1, …, WL, bL``, each of its parameter's shape.
+    """
+    _, f_grad = _activation(activation)
+    dlogits = as_float(dlogits, "dlogits")
+    if not caches:
+        raise ValueError("caches is empty: pass the caches that mlp_forward returned")
+    _, Z_last = caches[-1]
+    if dlogits.shape != Z_last.shape:
+        raise ValueError(f"dlogits must have the shape of the logits, {Z_last.shape}; "
+                         f"got {dlogits.shape}")
+    return _backward(dlogits, caches, f_grad)
+
+
+# The arithmetic without the checks, shared by the functions above and by MLP.
+def _forward(X, params, f):
+    caches = []  # layer i: ((H_{i-1}, W_i), Z_i)
+    H = X
+    n_layers = len(params) // 2
+    for i in range(1, n_layers + 1):
+        Z, cache = layers._forward(H, params[f"W{i}"], params[f"b{i}"])
+        caches.append((cache, Z))
+        if i < n_layers:
+            H = f(Z)
+    return Z, caches
+
+
+def _backward(dlogits, caches, f_grad):
+    grads = {}
+    for i in range(1, len(caches) + 1):
+        grads[f"W{i}"] = grads[f"b{i}"] = None  # fixes the order W1, b1, W2, b2, …
+    dZ = dlogits
+    for i in range(len(caches), 0, -1):
+        cache, _ = caches[i - 1]
+        dH, grads[f"W{i}"], grads[f"b{i}"] = layers._backward(dZ, cache, need_dX=i > 1)
+        if i > 1:
+            dZ = dH * f_grad(caches[i - 2][1])  # back through layer i-1's activation
+    return grads
+
+
+def _activation(name):
+    if name not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}; got {name!r}")
+    return ACTIVATIONS[name]
+
+
+def _count_layers(params):
+    if not isinstance(params, dict):
+        raise TypeError(f"params must be a dict keyed 'W1', 'b1', …; got {type(params).__name__}")
+    n_layers = sum(1 for key in params if key.startswith("W"))
+    expected = {f"{k}{i}" for i in range(1, n_layers + 1) for k in "Wb"}
+    if n_layers == 0 or set(params) != expected:
+        raise ValueError(f"params must have the keys W1, b1, …, W{n_layers}, b{n_layers}; "
+                         f"got {sorted(params)}")
+    return n_layers

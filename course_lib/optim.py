@@ -13,7 +13,45 @@ import numpy as np
 
 from .losses import is_weight
 
-__all__ = ["GD", "Momentum", "Adam"]
+__all__ = ["gradient_descent", "GD", "Momentum", "Adam"]
+
+
+def gradient_descent(grad, x0, lr, eps=1e-6, max_steps=10_000):
+    r"""Minimise a function by gradient descent, stopping when :math:`\lVert \nabla L(x) \rVert < \epsilon`.
+
+    Repeats :math:`x \leftarrow x - \eta \nabla L(x)` from :math:`x_0`.
+
+    Parameters
+    ----------
+    grad : callable
+        ``grad(x) -> ndarray`` of the shape of x: the gradient :math:`\nabla L(x)`.
+    x0 : array_like
+        The starting point; not modified.
+    lr : float
+        Learning rate :math:`\eta > 0`.
+    eps : float, default 1e-6
+        Stop as soon as the Euclidean norm of the gradient is below this.
+    max_steps : int, default 10000
+        Give up after this many updates.
+
+    Returns
+    -------
+    x : ndarray
+        The last point.
+    n_steps : int
+        Updates made: ``max_steps`` when the rule never held.
+    """
+    _require(lr > 0, f"lr must be > 0; got {lr}")
+    _require(eps > 0, f"eps must be > 0; got {eps}")
+    x = np.array(x0, dtype=np.float64)  # a copy: x0 stays as it was
+    for step in range(max_steps):
+        g = np.asarray(grad(x), dtype=np.float64)
+        if g.shape != x.shape:
+            raise ValueError(f"grad(x) must have the shape of x, {x.shape}; got {g.shape}")
+        if np.linalg.norm(g) < eps:
+            return x, step
+        x = x - lr * g
+    return x, max_steps
 
 
 class _Optimizer:

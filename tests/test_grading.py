@@ -10,7 +10,9 @@ exactly that function's points.
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -26,17 +28,14 @@ from course_tools import (
 )
 from nbgrader.api import Gradebook
 
-#: Per assignment, students whose notebook is right but for one solution cell:
-#: student -> (grade_id of the solution cell, its wrong source, test cells it must fail).
+#: Per assignment, students whose notebook is right but for one solution cell,
+#: read from tests/wrong_submissions/<assignment>.json: student -> {"cell": grade_id
+#: of the solution cell, "source": its wrong code, "fails": the test cells it must fail}.
 WRONG = {
-    "01_activations": {
-        "wrong-relu": ("relu", "def relu(x):\n    return x\n", {"relu-visible", "relu-hidden"}),
-        "naive-sigmoid": (
-            "sigmoid",
-            "def sigmoid(x):\n    return 1.0 / (1.0 + np.exp(-x))\n",
-            {"sigmoid-hidden"},  # right for ordinary inputs, overflows at -1000
-        ),
-    },
+    folder: {student: case for student, case in json.loads(
+        (Path(__file__).parent / "wrong_submissions" / f"{folder}.json").read_text()
+    ).items() if not student.startswith("_")}
+    for folder, _ in ASSIGNMENTS
 }
 
 _MARKER = re.compile(r"^\s*### (BEGIN|END) SOLUTION\s*$", re.MULTILINE)
@@ -62,9 +61,9 @@ def course(tmp_path_factory):
         source = nbformat.read(path / "solutions" / folder / f"{name}.ipynb", as_version=4)
         submit(path, "solution", folder, name, _answered(release, source))
         submit(path, "untouched", folder, name, release)
-        for student, (grade_id, wrong, _) in WRONG[folder].items():
+        for student, case in WRONG[folder].items():
             nb = _answered(release, source)
-            cell_by_grade_id(nb, grade_id).source = wrong
+            cell_by_grade_id(nb, case["cell"]).source = case["source"]
             submit(path, student, folder, name, nb)
         nbgrader(path, "autograde", folder)
     return path
@@ -146,10 +145,10 @@ def test_untouched_release_scores_zero_without_crashing(course, folder, name):
 ])
 def test_one_wrong_function_loses_only_its_own_points(course, folder, name, student):
     """A notebook right but for one function loses exactly that exercise's failing cells."""
-    grade_id, _, must_fail = WRONG[folder][student]
+    case = WRONG[folder][student]
     scores = _scores(course, folder, name, student)
     failed = {g for g, (score, max_score) in scores.items() if score != max_score}
-    assert failed == must_fail
-    assert {exercise_of(g) for g in failed} == {grade_id}
+    assert failed == set(case["fails"])
+    assert {exercise_of(g) for g in failed} == {case["cell"]}
     for g in failed:
         assert scores[g][0] == 0

@@ -9,16 +9,49 @@ In a notebook, after implementing ``relu``::
 A pass prints one line; a failure raises :class:`ExerciseFailed`, an
 ``AssertionError`` whose message gives the input, what was expected, what came
 back, and the likely mistake when the answer matches a known one.
+
+A later exercise that builds on an earlier one calls::
+
+    dense_forward = own_or_reference("dense_forward", dense_forward)
+
+which keeps the student's function when it passes its checks and otherwise
+falls back on the reference, saying so, so one unfinished exercise never
+blocks the rest of a notebook.
+
+Each topic module beside this one (``activations``, ``layers``, …) defines the
+exercises of one notebook in a dict ``EXERCISES``; they are all found here.
 """
 
 from __future__ import annotations
 
-from ._engine import ExerciseFailed, check_values, run_exercise
-from .activations import EXERCISES as _ACTIVATIONS
+import importlib
+import pkgutil
 
-__all__ = ["check", "check_values", "exercise_names", "ExerciseFailed"]
+from ._engine import Exercise, ExerciseFailed, check_values, run_exercise
 
-_EXERCISES = {**_ACTIVATIONS}
+__all__ = ["check", "check_values", "own_or_reference", "exercise_names", "ExerciseFailed"]
+
+
+def _discover() -> dict[str, Exercise]:
+    exercises: dict[str, Exercise] = {}
+    for module in pkgutil.iter_modules(__path__):
+        if module.name.startswith("_"):
+            continue
+        topic = importlib.import_module(f"{__name__}.{module.name}")
+        clash = exercises.keys() & topic.EXERCISES.keys()
+        if clash:
+            raise RuntimeError(f"exercises defined twice: {sorted(clash)} (in {module.name})")
+        exercises.update(topic.EXERCISES)
+    return exercises
+
+
+_EXERCISES = _discover()
+
+
+def _exercise(name: str) -> Exercise:
+    if name not in _EXERCISES:
+        raise KeyError(f"no exercise named {name!r}; the exercises are {sorted(_EXERCISES)}")
+    return _EXERCISES[name]
 
 
 def check(name: str, fn, *, hidden: bool = False) -> None:
@@ -27,7 +60,7 @@ def check(name: str, fn, *, hidden: bool = False) -> None:
     Parameters
     ----------
     name : str
-        The exercise, which is the name of the function to implement (``"relu"``).
+        The exercise, which is the name of the function or class to implement (``"relu"``).
     fn : callable
         The student's implementation.
     hidden : bool, default False
@@ -38,11 +71,29 @@ def check(name: str, fn, *, hidden: bool = False) -> None:
     ExerciseFailed
         At the first case that fails, with what to fix.
     """
-    if name not in _EXERCISES:
-        raise KeyError(f"no exercise named {name!r}; the exercises are {sorted(_EXERCISES)}")
-    passed = run_exercise(_EXERCISES[name], fn, hidden=hidden)
+    passed = run_exercise(_exercise(name), fn, hidden=hidden)
     scope = "visible and hidden" if hidden else "visible"
     print(f"\u2714 {name}: all {passed} {scope} checks passed.")
+
+
+def own_or_reference(name: str, fn):
+    """The student's ``fn`` if it passes the checks of exercise ``name``, else the reference.
+
+    Prints which one the notebook goes on with, and why.
+    """
+    exercise = _exercise(name)
+    reference = exercise.reference
+    where = f"{reference.__module__}.{reference.__qualname__}"
+    try:
+        run_exercise(exercise, fn, hidden=True)
+    except ExerciseFailed as exc:
+        first = str(exc).splitlines()[0]
+        print(f"\u26a0 Your {name} does not pass its checks yet ({first}).\n"
+              f"  The cells below use the reference {where} instead, so you can go on; "
+              f"fix yours and re-run this cell to use it.")
+        return reference
+    print(f"\u2714 Using your {name}: it passes all its checks.")
+    return fn
 
 
 def exercise_names() -> list[str]:

@@ -10,6 +10,7 @@ back and, when the wrong answer matches a known mistake, the likely cause.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import inspect
 from collections.abc import Callable
@@ -58,6 +59,18 @@ class Exercise:
     visible: tuple  # of Case: run by the visible test cell
     hidden: tuple = ()  # of Case: run by the hidden test cell, after the visible ones
     hints: tuple = ()  # of Hint
+    #: names of the parts of a tuple output, e.g. ("dX", "dW", "db")
+    outputs: tuple = ()
+    #: the parameters the student's stub has, when not all of the reference's
+    #: (the reference may take extra options, like dense_backward's need_dX)
+    params: tuple = ()
+    #: turns an implementation into the function the cases call, when the exercise is
+    #: not a plain function: adapter(Adam) may run a few steps and return the parameters
+    adapter: Callable | None = None
+    #: other exercises this one calls, by name -> their reference: while this exercise is
+    #: checked, the student's versions are swapped for these, so that one broken
+    #: function costs only its own points
+    depends: dict = field(default_factory=dict)
 
 
 def run_exercise(exercise: Exercise, fn, *, hidden: bool = False) -> int:
@@ -66,17 +79,21 @@ def run_exercise(exercise: Exercise, fn, *, hidden: bool = False) -> int:
     Returns the number of cases that passed (all of them).
     """
     name = exercise.name
-    _check_callable(name, fn, exercise.reference)
+    _check_callable(name, fn, exercise.params or _params(exercise.reference))
+    adapt = exercise.adapter or (lambda f: f)
+    reference, student = adapt(exercise.reference), adapt(fn)
+    hints = tuple(Hint(adapt(h.wrong), h.message) for h in exercise.hints)
     cases = exercise.visible + (exercise.hidden if hidden else ())
-    for case in cases:
-        expected = exercise.reference(*case.args, **case.kwargs)
-        got = _call(name, fn, case, exercise.hints)
-        problem = _compare(expected, got)
-        if problem:
-            hint = _matching_hint(exercise.hints, case, got)
-            raise ExerciseFailed(
-                _report(name, case, expected, got, problem, hint, _params(exercise.reference))
-            )
+    with _references_in_place_of(fn, exercise.depends):
+        for case in cases:
+            expected = reference(*copy.deepcopy(case.args), **copy.deepcopy(case.kwargs))
+            got = _call(name, student, case, hints)
+            mismatch = _compare(expected, got, exercise.outputs)
+            if mismatch:
+                hint = _matching_hint(hints, case, got, exercise.outputs)
+                raise ExerciseFailed(
+                    _report(name, case, mismatch, hint, _params(exercise.reference))
+                )
     return len(cases)
 
 
@@ -84,24 +101,49 @@ def check_values(name: str, fn, args: tuple, expected, kwargs: dict | None = Non
     """Check ``fn(*args, **kwargs)`` against hard-coded ``expected`` values."""
     case = Case("hand-worked values", tuple(args), kwargs or {})
     got = _call(name, fn, case)
-    expected = np.asarray(expected, dtype=np.float64)
-    problem = _compare(expected, got)
-    if problem:
-        raise ExerciseFailed(_report(name, case, expected, got, problem, None, _params(fn)))
+    mismatch = _compare(_as_float_tree(expected), got)
+    if mismatch:
+        raise ExerciseFailed(_report(name, case, mismatch, None, _params(fn)))
 
 
-def _check_callable(name, fn, reference):
+@contextlib.contextmanager
+def _references_in_place_of(fn, depends: dict):
+    """Swap names in ``fn``'s global namespace (the notebook's) for references, then restore."""
+    namespace = _namespace(fn)
+    if not depends or namespace is None:
+        yield
+        return
+    missing = object()
+    saved = {name: namespace.get(name, missing) for name in depends}
+    namespace.update(depends)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is missing:
+                namespace.pop(name, None)
+            else:
+                namespace[name] = value
+
+
+def _namespace(fn):
+    """The globals a function (or a class's methods) looks names up in."""
+    if inspect.isclass(fn):
+        for member in vars(fn).values():
+            if inspect.isfunction(member):
+                return member.__globals__
+        return None
+    return getattr(fn, "__globals__", None)
+
+
+def _check_callable(name, fn, wanted):
     if not callable(fn):
         raise ExerciseFailed(
             f"{name} should be a function, but it is {type(fn).__name__}: "
             f"did you overwrite it? Re-run the cell that defines {name}."
         )
-    try:
-        wanted = list(inspect.signature(reference).parameters)
-        given = list(inspect.signature(fn).parameters)
-    except (TypeError, ValueError):  # builtins and ufuncs have no signature to compare
-        return
-    if given[: len(wanted)] != wanted:
+    given = _params(fn)
+    if wanted and given and given[: len(wanted)] != list(wanted):
         raise ExerciseFailed(
             f"{name} should take the parameters ({', '.join(wanted)}); yours takes "
             f"({', '.join(given)}). Keep the signature of the stub."
@@ -152,10 +194,54 @@ def _call(name, fn, case: Case, hints=()):
     return got
 
 
-def _compare(expected, got) -> str | None:
-    """Return what is wrong with ``got``, or None when it matches ``expected``."""
-    got_arr = np.asarray(got)
-    exp_arr = np.asarray(expected)
+@dataclass(frozen=True)
+class _Mismatch:
+    where: str  # "" for the whole output, else e.g. "dW" or "['b1']"
+    expected: object
+    got: object
+    problem: str
+
+
+def _compare(expected, got, names=(), where="") -> _Mismatch | None:
+    """What is wrong with ``got``, or None when it matches ``expected``.
+
+    Tuples and dicts are compared part by part, and the first part that differs
+    is named (``names`` are the parts of a tuple, e.g. ("dX", "dW", "db")).
+    """
+    if isinstance(expected, dict):
+        if not isinstance(got, dict):
+            return _Mismatch(where, expected, got,
+                             f"expected a dict with keys {list(expected)}, got {type(got).__name__}")
+        if set(got) != set(expected):
+            return _Mismatch(where, expected, got,
+                             f"expected the keys {sorted(expected)}, got {sorted(got)}")
+        for key in expected:
+            mismatch = _compare(expected[key], got[key], (), f"{where}[{key!r}]")
+            if mismatch:
+                return mismatch
+        return None
+    if isinstance(expected, tuple):
+        if not isinstance(got, (tuple, list)) or len(got) != len(expected):
+            wanted = f" ({', '.join(names)})" if names else ""
+            return _Mismatch(where, expected, got,
+                             f"expected a tuple of {len(expected)} values{wanted}, got "
+                             + (f"{len(got)} values" if isinstance(got, (tuple, list))
+                                else type(got).__name__))
+        labels = names or [f"value {i + 1}" for i in range(len(expected))]
+        for label, e, g in zip(labels, expected, got, strict=True):
+            mismatch = _compare(e, g, (), f"{where} {label}".strip())
+            if mismatch:
+                return mismatch
+        return None
+    problem = _compare_arrays(np.asarray(expected), got)
+    return _Mismatch(where, expected, got, problem) if problem else None
+
+
+def _compare_arrays(exp_arr, got) -> str | None:
+    try:
+        got_arr = np.asarray(got)
+    except ValueError:  # ragged nested lists
+        return f"it returned {type(got).__name__}, not an array of numbers"
     if got_arr.dtype.kind not in "biuf":
         return f"it returned {type(got).__name__} of dtype {got_arr.dtype}, not an array of numbers"
     if got_arr.shape != exp_arr.shape:
@@ -164,6 +250,8 @@ def _compare(expected, got) -> str | None:
         extra = " (comparisons such as x > 0 give booleans: convert with .astype(float))" \
             if got_arr.dtype == bool else ""
         return f"expected dtype float64, got {got_arr.dtype}{extra}"
+    if exp_arr.dtype.kind in "iu" and got_arr.dtype.kind not in "iu":
+        return f"expected integers, got dtype {got_arr.dtype}"
     bad_nonfinite = ~np.isfinite(got_arr) & np.isfinite(exp_arr)
     if bad_nonfinite.any():
         return (
@@ -175,59 +263,98 @@ def _compare(expected, got) -> str | None:
         index = np.unravel_index(np.argmin(close), close.shape) if close.ndim else ()
         at = f" at index {tuple(int(i) for i in index)}" if index else ""
         return (
-            f"values differ{at}: expected {float(exp_arr[index])!r}, got {float(got_arr[index])!r} "
+            f"values differ{at}: expected {exp_arr[index].item()!r}, got {got_arr[index].item()!r} "
             f"({int((~close).sum())} of {close.size} values differ)"
         )
     return None
 
 
-def _matching_hint(hints, case: Case, got) -> str | None:
+def _as_float_tree(value):
+    if isinstance(value, dict):
+        return {k: _as_float_tree(v) for k, v in value.items()}
+    if isinstance(value, tuple):
+        return tuple(_as_float_tree(v) for v in value)
+    return np.asarray(value, dtype=np.float64)
+
+
+def _matching_hint(hints, case: Case, got, names=()) -> str | None:
     for hint in hints:
         try:
             with np.errstate(all="ignore"):
                 wrong = hint.wrong(*copy.deepcopy(case.args), **copy.deepcopy(case.kwargs))
-            if _compare(wrong, got) is None:
+            if _compare(wrong, got, names) is None:
                 return hint.message
         except Exception:  # a hint that does not apply to this case is no hint
             continue
     return None
 
 
-def _report(name, case, expected, got, problem, hint, params=()) -> str:
+def _report(name, case, mismatch: _Mismatch, hint, params=()) -> str:
     lines = [f"{case.call_text(name)} is not right for {case.label}:"]
-    for i, arg in enumerate(case.args):
-        if isinstance(arg, np.ndarray):
-            label = params[i] if i < len(params) else f"input {i + 1}"
-            lines.append(f"  {label:<9}= {_show(arg)}")
-    lines.append(f"  expected = {_show(expected)}")
-    lines.append(f"  got      = {_show(got)}")
-    lines.append(f"  {problem}")
+    part = f" {mismatch.where}" if mismatch.where else ""
+    shown = [(params[i] if i < len(params) else f"input {i + 1}", arg)
+             for i, arg in enumerate(case.args) if isinstance(arg, np.ndarray)]
+    shown += [("expected" + part, mismatch.expected), ("got" + part, mismatch.got)]
+    width = max(len(label) for label, _ in shown)
+    for label, value in shown:
+        lines.append(f"  {label:<{width}} = {_show(value, indent=width + 5)}")
+    lines.append(f"  {(mismatch.where + ': ') if mismatch.where else ''}{mismatch.problem}")
     if hint:
         lines.append(f"  Likely mistake: {hint}")
     return "\n".join(lines)
 
 
 def _params(fn) -> list:
+    """Parameter names of a function, or of a class's constructor (without self)."""
     try:
         return list(inspect.signature(fn).parameters)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError):  # builtins and ufuncs have no signature to compare
         return []
 
 
 def _arrays(args, kwargs):
-    return [a for a in (*args, *kwargs.values()) if isinstance(a, np.ndarray)]
+    """Every array among the arguments, also inside dicts, lists and tuples."""
+    found = []
+
+    def walk(value):
+        if isinstance(value, np.ndarray):
+            found.append(value)
+        elif isinstance(value, dict):
+            for v in value.values():
+                walk(v)
+        elif isinstance(value, (list, tuple)):
+            for v in value:
+                walk(v)
+
+    for value in (*args, *kwargs.values()):
+        walk(value)
+    return found
 
 
-def _show(value) -> str:
+def _show(value, indent: int = 13) -> str:
+    if isinstance(value, (dict, tuple, list)) and not _is_numeric_sequence(value):
+        return _short(value)
     arr = np.asarray(value) if not isinstance(value, np.ndarray) else value
     if arr.dtype.kind not in "biuf":
         return repr(value)
     text = np.array2string(arr, precision=6, threshold=20, edgeitems=3, max_line_width=88,
                            separator=", ")
-    return text.replace("\n", "\n" + " " * 13)
+    return text.replace("\n", "\n" + " " * indent)
+
+
+def _is_numeric_sequence(value) -> bool:
+    try:
+        return np.asarray(value).dtype.kind in "biuf"
+    except ValueError:
+        return False
 
 
 def _short(value) -> str:
     if isinstance(value, np.ndarray):
         return f"<array of shape {value.shape}>" if value.size > 8 else _show(value)
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k!r}: {_short(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, (tuple, list)):
+        inner = ", ".join(_short(v) for v in value)
+        return f"({inner})" if isinstance(value, tuple) else f"[{inner}]"
     return repr(value)
