@@ -38,13 +38,16 @@ def nbgrader(course: Path, *args: str, timeout: float = 600) -> subprocess.Compl
     return result
 
 
-def make_course(path: Path) -> Path:
-    """A scratch copy of the course (config and sources), with every assignment released."""
+def make_course(path: Path, folders=None) -> Path:
+    """A scratch copy of the course (config and sources), with assignments released.
+
+    ``folders`` names the assignments to release; all of them by default.
+    """
     path.mkdir(parents=True, exist_ok=True)
     shutil.copy(ROOT / "nbgrader_config.py", path)
     shutil.copytree(SOLUTIONS, path / "solutions",
                     ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
-    for folder, _ in ASSIGNMENTS:
+    for folder in folders or [folder for folder, _ in ASSIGNMENTS]:
         nbgrader(path, "generate_assignment", folder, "--force")
     return path
 

@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 
 from course_lib import activations as ref
+from course_lib.checks import _EXERCISES as EXERCISES
 from course_lib.checks import ExerciseFailed, check, check_values, exercise_names
-from course_lib.checks.activations import EXERCISES
 
 
 @pytest.mark.parametrize("name", exercise_names())
 def test_reference_passes_every_check(name, capsys):
     """Each reference implementation passes its own visible and hidden checks."""
-    check(name, getattr(ref, name), hidden=True)
+    check(name, EXERCISES[name].reference, hidden=True)
     assert f"\u2714 {name}" in capsys.readouterr().out
 
 
@@ -27,7 +27,7 @@ def _fails(name, fn, hidden=False) -> str:
     (name, i) for name, ex in EXERCISES.items() for i in range(len(ex.hints))
 ])
 def test_each_known_mistake_is_named(name, hint_index):
-    """A student function that makes a listed mistake fails, with that mistake's message."""
+    """A student implementation that makes a listed mistake fails, with a listed message."""
     hint = EXERCISES[name].hints[hint_index]
     message = _fails(name, hint.wrong, hidden=True)
     assert "Likely mistake" in message
@@ -104,7 +104,7 @@ def test_cases_are_the_same_every_run():
     import importlib
 
     import course_lib.checks.activations as module
-    reloaded = importlib.reload(module)
+    reloaded = importlib.reload(module)  # builds the cases again
     again = [case.args[0] for case in reloaded.EXERCISES["relu"].visible + reloaded.EXERCISES["relu"].hidden]
     for a, b in zip(first, again, strict=True):
         np.testing.assert_array_equal(a, b)

@@ -53,20 +53,27 @@ def _answered(release_nb, source_nb):
 
 
 @pytest.fixture(scope="module")
-def course(tmp_path_factory):
-    """A scratch course with every assignment released, submitted by each student, autograded."""
-    path = make_course(tmp_path_factory.mktemp("course"))
-    for folder, name in ASSIGNMENTS:
-        release = nbformat.read(path / "notebooks" / folder / f"{name}.ipynb", as_version=4)
-        source = nbformat.read(path / "solutions" / folder / f"{name}.ipynb", as_version=4)
-        submit(path, "solution", folder, name, _answered(release, source))
-        submit(path, "untouched", folder, name, release)
-        for student, case in WRONG[folder].items():
-            nb = _answered(release, source)
-            cell_by_grade_id(nb, case["cell"]).source = case["source"]
-            submit(path, student, folder, name, nb)
-        nbgrader(path, "autograde", folder)
-    return path
+def graded(tmp_path_factory):
+    """graded(folder, name) -> a scratch course where that assignment is released,
+    submitted by each student and autograded; built on first use, once."""
+    built = {}
+
+    def get(folder, name):
+        if folder not in built:
+            path = make_course(tmp_path_factory.mktemp(folder), [folder])
+            release = nbformat.read(path / "notebooks" / folder / f"{name}.ipynb", as_version=4)
+            source = nbformat.read(path / "solutions" / folder / f"{name}.ipynb", as_version=4)
+            submit(path, "solution", folder, name, _answered(release, source))
+            submit(path, "untouched", folder, name, release)
+            for student, case in WRONG[folder].items():
+                nb = _answered(release, source)
+                cell_by_grade_id(nb, case["cell"]).source = case["source"]
+                submit(path, student, folder, name, nb)
+            nbgrader(path, "autograde", folder)
+            built[folder] = path
+        return built[folder]
+
+    return get
 
 
 def _scores(course, folder, name, student):
@@ -78,8 +85,9 @@ def _scores(course, folder, name, student):
 
 
 @pytest.mark.parametrize(("folder", "name"), ASSIGNMENTS)
-def test_release_is_exactly_what_nbgrader_generates(course, folder, name):
+def test_release_is_exactly_what_nbgrader_generates(graded, folder, name):
     """notebooks/ holds byte for byte what generate_assignment makes from solutions/."""
+    course = graded(folder, name)
     generated = sorted(p.relative_to(course / "notebooks") for p in
                        (course / "notebooks" / folder).rglob("*") if p.is_file())
     committed = sorted(p.relative_to(RELEASE) for p in (RELEASE / folder).rglob("*")
@@ -92,8 +100,9 @@ def test_release_is_exactly_what_nbgrader_generates(course, folder, name):
 
 
 @pytest.mark.parametrize(("folder", "name"), ASSIGNMENTS)
-def test_release_contains_no_answers_or_hidden_tests(course, folder, name):
+def test_release_contains_no_answers_or_hidden_tests(graded, folder, name):
     """The student copy has no solution code, no hidden tests and no markers."""
+    course = graded(folder, name)
     source = nbformat.read(course / "solutions" / folder / f"{name}.ipynb", as_version=4)
     text = (RELEASE / folder / f"{name}.ipynb").read_text(encoding="utf-8")
     for marker in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"):
@@ -116,8 +125,9 @@ def test_release_contains_no_answers_or_hidden_tests(course, folder, name):
 
 
 @pytest.mark.parametrize(("folder", "name"), ASSIGNMENTS)
-def test_instructor_answers_earn_every_autograded_point(course, folder, name):
+def test_instructor_answers_earn_every_autograded_point(graded, folder, name):
     """The solution notebook scores the maximum on every autograded test cell."""
+    course = graded(folder, name)
     scores = _scores(course, folder, name, "solution")
     release = nbformat.read(RELEASE / folder / f"{name}.ipynb", as_version=4)
     assert set(scores) == set(graded_cells(release))
@@ -127,8 +137,9 @@ def test_instructor_answers_earn_every_autograded_point(course, folder, name):
 
 
 @pytest.mark.parametrize(("folder", "name"), ASSIGNMENTS)
-def test_untouched_release_scores_zero_without_crashing(course, folder, name):
+def test_untouched_release_scores_zero_without_crashing(graded, folder, name):
     """The untouched student notebook is graded, every test cell fails, and it scores 0."""
+    course = graded(folder, name)
     scores = _scores(course, folder, name, "untouched")
     assert scores and all(score == 0 for score, _ in scores.values()), scores
     graded = nbformat.read(course / "autograded" / "untouched" / folder / f"{name}.ipynb",
@@ -143,8 +154,9 @@ def test_untouched_release_scores_zero_without_crashing(course, folder, name):
 @pytest.mark.parametrize(("folder", "name", "student"), [
     (folder, name, student) for folder, name in ASSIGNMENTS for student in WRONG[folder]
 ])
-def test_one_wrong_function_loses_only_its_own_points(course, folder, name, student):
+def test_one_wrong_function_loses_only_its_own_points(graded, folder, name, student):
     """A notebook right but for one function loses exactly that exercise's failing cells."""
+    course = graded(folder, name)
     case = WRONG[folder][student]
     scores = _scores(course, folder, name, student)
     failed = {g for g, (score, max_score) in scores.items() if score != max_score}
