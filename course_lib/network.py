@@ -175,8 +175,10 @@ def mlp_forward(X, params, activation="relu"):
         width_in = X.shape[-1] if i == 1 else checked[f"W{i - 1}"].shape[0]
         if W.shape[1] != width_in:
             source = f"X has {width_in} features" if i == 1 else f"W{i - 1} has {width_in} rows"
-            raise ValueError(f"W{i} must have shape ({W.shape[0]}, {width_in}) because {source}; "
-                             f"got {W.shape}")
+            rows = b.shape[0] if b.ndim == 1 else W.shape[0]  # b{i} knows the layer's width
+            hint = f": did you pass W{i}.T?" if W.shape == (width_in, rows) else ""
+            raise ValueError(f"W{i} must have shape ({rows}, {width_in}) because {source}; "
+                             f"got {W.shape}{hint}")
         if b.shape != (W.shape[0],):
             raise ValueError(f"b{i} must have shape ({W.shape[0]},), one bias per row of W{i}; "
                              f"got {b.shape}")

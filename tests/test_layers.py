@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 
 from course_lib.gradcheck import numerical_gradient, relative_error
-from course_lib.layers import dense_backward, dense_forward, he_init, xavier_init
+from course_lib.layers import (
+    activation_backward,
+    dense_backward,
+    dense_forward,
+    he_init,
+    xavier_init,
+)
 
 N, D, H = 4, 5, 3  # all different, so a transposed array cannot have the right shape
 
@@ -182,3 +188,35 @@ def test_init_standard_deviation(init, expected_std):
     W = init(400, 100, np.random.default_rng(13))
     assert abs(W.mean()) < 0.03 * expected_std  # the mean is known to std / 200
     assert abs(W.std() / expected_std - 1.0) < 0.02
+
+
+# ---------------------------------------------------------------- activation_backward
+
+
+@pytest.mark.parametrize("activation", ["relu", "sigmoid", "tanh", "softplus", "elu"])
+def test_activation_backward_matches_numerical_gradient(activation, rng):
+    """dZ = dH * f'(Z) is the gradient of sum(dH * f(Z)) with respect to Z."""
+    from course_lib.activations import ACTIVATIONS
+
+    f = ACTIVATIONS[activation][0]
+    Z = rng.normal(size=(N, H)) + 0.1  # away from relu's kink at 0
+    dH = rng.normal(size=(N, H))
+    numeric = numerical_gradient(lambda z: float(np.sum(dH * f(z))), Z.copy())
+    assert relative_error(activation_backward(dH, Z, activation), numeric) < 1e-7
+
+
+def test_activation_backward_hand_worked():
+    """ReLU passes dH where Z > 0 and blocks it elsewhere (0 at Z = 0)."""
+    dZ = activation_backward(np.array([[1.0, 2.0, 3.0]]), np.array([[-1.0, 0.0, 4.0]]), "relu")
+    np.testing.assert_array_equal(dZ, [[0.0, 0.0, 3.0]])
+
+
+def test_activation_backward_checks_shapes_and_names(rng, unchanged):
+    """Mismatched shapes and unknown activations are reported; inputs stay as they were."""
+    dH, Z = rng.normal(size=(N, H)), rng.normal(size=(N, H))
+    with unchanged(dH, Z):
+        activation_backward(dH, Z, "tanh")
+    with pytest.raises(ValueError, match=r"\(4, 3\).*\(3, 4\)"):
+        activation_backward(dH.T, Z)
+    with pytest.raises(ValueError, match="activation must be one of"):
+        activation_backward(dH, Z, "gelu")

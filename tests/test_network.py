@@ -7,7 +7,7 @@ import pytest
 
 from course_lib.gradcheck import numerical_gradient, relative_error
 from course_lib.losses import cross_entropy, cross_entropy_grad
-from course_lib.network import MLP
+from course_lib.network import MLP, mlp_backward, mlp_forward
 
 # N samples; sizes D -> H1 -> H2 -> C; all different so no transpose can pass
 N = 4
@@ -217,3 +217,88 @@ def test_init_scale(activation, init, expected_std):
     W1 = MLP([400, 100, 3], activation=activation, init=init, seed=5).params["W1"]
     assert abs(W1.mean()) < 0.03 * expected_std
     assert abs(W1.std() / expected_std - 1.0) < 0.02
+
+
+# ---------------------------------------------------------------- mlp_forward / mlp_backward
+
+
+@pytest.mark.parametrize("activation", ACTIVATION_NAMES)
+def test_mlp_forward_and_backward_agree_with_the_mlp_class(activation, rng):
+    """The functions and the class compute the same logits and the same gradients."""
+    model = model_away_from_zero(activation, rng)
+    X = rng.normal(size=(N, SIZES[0]))
+    logits, caches = mlp_forward(X, model.params, activation)
+    np.testing.assert_array_equal(logits, model.forward(X))
+    dlogits = rng.normal(size=logits.shape)
+    grads = mlp_backward(dlogits, caches, activation)
+    expected = model.backward(dlogits)
+    assert list(grads) == list(expected) == ["W1", "b1", "W2", "b2", "W3", "b3"]
+    for key in expected:
+        np.testing.assert_array_equal(grads[key], expected[key])
+
+
+@pytest.mark.parametrize("activation", ACTIVATION_NAMES)
+def test_mlp_backward_matches_numerical_gradient(activation, rng):
+    """Every gradient of mlp_backward agrees with central differences (rel. error < 1e-7)."""
+    params = model_away_from_zero(activation, rng).params
+    X, y = rng.normal(size=(N, SIZES[0])), np.array([0, 1, 1, 0])
+    logits, caches = mlp_forward(X, params, activation)
+    grads = mlp_backward(cross_entropy_grad(logits, y), caches, activation)
+    for key, value in params.items():
+        numeric = numerical_gradient(
+            lambda _: cross_entropy(mlp_forward(X, params, activation)[0], y), value)
+        assert relative_error(grads[key], numeric) < 1e-7, key
+
+
+def test_mlp_forward_caches_hold_each_layers_input_weights_and_output(rng):
+    """caches[i-1] is ((H_{i-1}, W_i), Z_i): the hidden output is relu of the previous Z."""
+    params = model_away_from_zero("relu", rng).params
+    X = rng.normal(size=(N, SIZES[0]))
+    logits, caches = mlp_forward(X, params, "relu")
+    assert len(caches) == 3
+    (H0, W1), Z1 = caches[0]
+    assert H0 is X or np.array_equal(H0, X)
+    np.testing.assert_array_equal(W1, params["W1"])
+    np.testing.assert_allclose(Z1, X @ params["W1"].T + params["b1"], rtol=1e-15)
+    (H1, _), _ = caches[1]
+    np.testing.assert_array_equal(H1, np.maximum(Z1, 0.0))
+    np.testing.assert_array_equal(caches[2][1], logits)
+
+
+def test_mlp_functions_leave_their_inputs_unchanged(rng, unchanged):
+    """Neither X, params, dlogits nor the caches are modified."""
+    params = model_away_from_zero("tanh", rng).params
+    X = rng.normal(size=(N, SIZES[0]))
+    with unchanged(X, **params):
+        logits, caches = mlp_forward(X, params, "tanh")
+    dlogits = rng.normal(size=logits.shape)
+    cached = [a for (pair, Z) in caches for a in (*pair, Z)]
+    with unchanged(dlogits, *cached):
+        mlp_backward(dlogits, caches, "tanh")
+
+
+def test_mlp_forward_names_the_layer_whose_shape_is_wrong(rng):
+    """A W2 that does not fit W1's output says which layer and both shapes."""
+    params = model_away_from_zero("relu", rng).params
+    params["W2"] = params["W2"].T.copy()
+    with pytest.raises(ValueError, match=r"W2 must have shape \(6, 3\).*got \(3, 6\)"):
+        mlp_forward(rng.normal(size=(N, SIZES[0])), params)
+
+
+def test_mlp_forward_rejects_missing_keys_and_bad_activations(rng):
+    """Missing b2, or an unknown activation, is reported by name."""
+    params = model_away_from_zero("relu", rng).params
+    X = rng.normal(size=(N, SIZES[0]))
+    with pytest.raises(ValueError, match="activation must be one of"):
+        mlp_forward(X, params, "swish")
+    del params["b2"]
+    with pytest.raises(ValueError, match="keys W1, b1"):
+        mlp_forward(X, params)
+
+
+def test_mlp_backward_wrong_dlogits_shape_names_both(rng):
+    """dlogits of the wrong shape names the logits' shape and the given one."""
+    params = model_away_from_zero("relu", rng).params
+    _, caches = mlp_forward(rng.normal(size=(N, SIZES[0])), params)
+    with pytest.raises(ValueError, match=r"\(4, 2\).*\(2, 4\)"):
+        mlp_backward(np.zeros((2, 4)), caches)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from course_lib.optim import GD, Adam, Momentum
+from course_lib.optim import GD, Adam, Momentum, gradient_descent
 
 OPTIMIZERS = [GD, Momentum, Adam]
 
@@ -335,3 +335,46 @@ def test_invalid_hyperparameters_raise(make, match):
     """lr <= 0, a beta outside [0, 1), eps <= 0 or a negative weight decay raise ValueError."""
     with pytest.raises(ValueError, match=match):
         make()
+
+
+# ---------------------------------------------------------------- gradient_descent
+
+
+def test_gradient_descent_hand_worked_steps():
+    """L(x) = x^2 / 2 from x0 = 1 with lr 0.5: x halves each step, |x| < eps after k steps."""
+    # grad = x; x_k = 0.5^k; the rule |x_k| < 1e-3 first holds at k = 10 (0.5^10 = 0.000977)
+    x, n_steps = gradient_descent(lambda x: x, np.array([1.0]), lr=0.5, eps=1e-3)
+    assert n_steps == 10
+    np.testing.assert_allclose(x, [0.5**10], rtol=1e-15)
+
+
+def test_gradient_descent_stops_at_once_at_a_minimum():
+    """A start where the gradient is already 0 takes no step."""
+    x, n_steps = gradient_descent(lambda x: 2 * x, np.zeros(3), lr=0.1)
+    assert n_steps == 0 and np.array_equal(x, np.zeros(3))
+
+
+def test_gradient_descent_on_an_ill_conditioned_quadratic():
+    """On L = (x^2 + 10 y^2)/2 it reaches the minimum, with |grad| < eps at the end."""
+    A = np.diag([1.0, 10.0])
+    x0 = np.array([1.0, 1.0])
+    x, n_steps = gradient_descent(lambda x: A @ x, x0, lr=0.1, eps=1e-8)
+    assert np.linalg.norm(A @ x) < 1e-8 and 0 < n_steps < 10_000
+    np.testing.assert_array_equal(x0, [1.0, 1.0])  # x0 untouched
+
+
+def test_gradient_descent_gives_up_after_max_steps():
+    """A learning rate too large diverges; it returns after max_steps, without warnings."""
+    with np.errstate(over="raise", invalid="raise"):
+        x, n_steps = gradient_descent(lambda x: x, np.array([1.0]), lr=2.5, max_steps=50)
+    assert n_steps == 50 and abs(x[0]) > 1.0
+
+
+def test_gradient_descent_rejects_bad_arguments():
+    """lr <= 0, eps <= 0 and a gradient of the wrong shape are errors that say so."""
+    with pytest.raises(ValueError, match="lr must be > 0"):
+        gradient_descent(lambda x: x, np.ones(2), lr=0.0)
+    with pytest.raises(ValueError, match="eps must be > 0"):
+        gradient_descent(lambda x: x, np.ones(2), lr=0.1, eps=0.0)
+    with pytest.raises(ValueError, match=r"shape of x, \(2,\); got \(3,\)"):
+        gradient_descent(lambda x: np.ones(3), np.ones(2), lr=0.1)
