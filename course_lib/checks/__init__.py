@@ -27,7 +27,8 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-from ._engine import Exercise, ExerciseFailed, check_values, run_exercise
+from ._engine import Exercise, ExerciseFailed, _references_in_place_of, run_exercise
+from ._engine import check_values as _check_values
 
 __all__ = ["check", "check_values", "own_or_reference", "exercise_names", "ExerciseFailed"]
 
@@ -94,6 +95,17 @@ def own_or_reference(name: str, fn):
         return reference
     print(f"\u2714 Using your {name}: it passes all its checks.")
     return fn
+
+
+def check_values(name: str, fn, args: tuple, expected, kwargs: dict | None = None) -> None:
+    """Check ``fn(*args, **kwargs)`` against hard-coded ``expected`` values.
+
+    As in :func:`check`, the exercises ``name`` depends on are swapped for their
+    references while it runs.
+    """
+    depends = _EXERCISES[name].depends if name in _EXERCISES else {}
+    with _references_in_place_of(fn, depends):
+        _check_values(name, fn, args, expected, kwargs)
 
 
 def exercise_names() -> list[str]:

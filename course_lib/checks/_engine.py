@@ -35,6 +35,8 @@ class Case:
     label: str
     args: tuple
     kwargs: dict = field(default_factory=dict)
+    #: the exception the call must raise (e.g. ValueError for shapes that do not fit)
+    raises: type[Exception] | None = None
 
     def call_text(self, name: str) -> str:
         params = [_short(a) for a in self.args]
@@ -86,6 +88,9 @@ def run_exercise(exercise: Exercise, fn, *, hidden: bool = False) -> int:
     cases = exercise.visible + (exercise.hidden if hidden else ())
     with _references_in_place_of(fn, exercise.depends):
         for case in cases:
+            if case.raises:
+                _expect_raise(name, student, case, hints)
+                continue
             expected = reference(*copy.deepcopy(case.args), **copy.deepcopy(case.kwargs))
             got = _call(name, student, case, hints)
             mismatch = _compare(expected, got, exercise.outputs)
@@ -104,6 +109,31 @@ def check_values(name: str, fn, args: tuple, expected, kwargs: dict | None = Non
     mismatch = _compare(_as_float_tree(expected), got)
     if mismatch:
         raise ExerciseFailed(_report(name, case, mismatch, None, _params(fn)))
+
+
+def _expect_raise(name, fn, case: Case, hints=()):
+    """The call must raise ``case.raises``: returning anything is the failure."""
+    where = case.call_text(name)
+    try:
+        with np.errstate(all="ignore"):
+            got = fn(*copy.deepcopy(case.args), **copy.deepcopy(case.kwargs))
+    except case.raises:
+        return
+    except NotImplementedError:
+        raise ExerciseFailed(
+            f"{name} is not implemented yet: replace `raise NotImplementedError()` "
+            f"with your code and run its cell again."
+        ) from None
+    except Exception as exc:
+        raise ExerciseFailed(
+            f"{where} should raise {case.raises.__name__} ({case.label}); "
+            f"it raised {type(exc).__name__}: {exc}"
+        ) from None
+    hint = _matching_hint(hints, case, got)
+    raise ExerciseFailed(
+        f"{where} should raise {case.raises.__name__} ({case.label}); it returned "
+        f"{_short(got)}" + (f"\n  Likely mistake: {hint}" if hint else "")
+    )
 
 
 @contextlib.contextmanager

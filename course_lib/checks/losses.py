@@ -1,0 +1,303 @@
+"""The exercises of notebook 03: MSE, softmax cross-entropy from logits, the L2 penalty."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import activations as act
+from .. import losses as ref
+from ._engine import Case, Exercise, Hint
+
+__all__ = ["EXERCISES"]
+
+_rng = np.random.default_rng(303)  # fixed: the same cases for every student, every run
+
+# ---------------------------------------------------------------- MSE
+
+_MSE_HAND = (np.array([1.0, 2.0, 3.0]), np.array([1.0, 0.0, 4.0]))
+_MSE_BATCH = (_rng.normal(size=(4, 3)), _rng.normal(size=(4, 3)))
+_MSE_3D = (_rng.normal(size=(2, 3, 4)), _rng.normal(size=(2, 3, 4)))
+_COLUMN = _rng.normal(size=(4, 1))
+_FLAT = _rng.normal(size=4)
+_MISMATCH = "shapes that differ must raise ValueError"
+
+_MSE_VISIBLE = (
+    Case("three predictions against three targets", _MSE_HAND),
+    Case("a batch of 4 samples with 3 outputs each (average over all 12 numbers)", _MSE_BATCH),
+    Case(f"y_pred of shape (4,) against y_true of shape (4, 1): {_MISMATCH}",
+         (_FLAT, _COLUMN), raises=ValueError),
+)
+_MSE_HIDDEN = (
+    Case("a random 3-D array of shape (2, 3, 4)", _MSE_3D),
+    Case("one column of shape (4, 1) against the same shape", (_COLUMN, _COLUMN + 0.5)),
+    Case("a perfect prediction (the loss is 0)", (_MSE_BATCH[1], _MSE_BATCH[1].copy())),
+    Case("a single number", (np.array([2.5]), np.array([-0.5]))),
+    Case(f"y_pred of shape (4, 1) against y_true of shape (4,): {_MISMATCH}", (_COLUMN, _FLAT), raises=ValueError),
+    Case(f"y_pred of shape (4,) against y_true of shape (1,): {_MISMATCH}",
+         (_FLAT, np.array([0.5])), raises=ValueError),
+    Case(f"y_pred of shape (4, 3) against y_true of shape (3,): {_MISMATCH}",
+         (_MSE_BATCH[0], _MSE_BATCH[1][0]), raises=ValueError),
+)
+
+_BROADCAST = ("y_pred and y_true have different shapes and NumPy broadcast them: (N,) against "
+              "(N, 1) gives an (N, N) array of every prediction minus every target. Check "
+              "`y_pred.shape == y_true.shape` first and `raise ValueError(...)` when they differ.")
+
+
+def _diff(y_pred, y_true):
+    return np.asarray(y_pred, dtype=float) - np.asarray(y_true, dtype=float)
+
+
+def _mse_hints():
+    return (
+        Hint(lambda y_pred, y_true: np.mean(_diff(y_pred, y_true) ** 2), _BROADCAST),
+        Hint(lambda y_pred, y_true: np.sum(_diff(y_pred, y_true) ** 2),
+             "you summed the squares; MSE is their mean (divide by y_pred.size, or use np.mean)."),
+        Hint(lambda y_pred, y_true: np.mean(np.abs(_diff(y_pred, y_true))),
+             "that is the mean absolute error: square the differences instead of taking |.|."),
+        Hint(lambda y_pred, y_true: np.sqrt(np.mean(_diff(y_pred, y_true) ** 2)),
+             "you took the square root (that is the RMSE); MSE is the mean of the squares."),
+        Hint(lambda y_pred, y_true: np.sum(_diff(y_pred, y_true) ** 2) / len(y_pred),
+             "you divided by the number of rows N; MSE averages over all N * C numbers "
+             "(y_pred.size)."),
+        Hint(lambda y_pred, y_true: np.mean(_diff(y_pred, y_true) ** 2, axis=0),
+             "you averaged along axis 0 only; MSE is one number, the mean over all elements."),
+    )
+
+
+def _mse_grad_hints():
+    return (
+        Hint(lambda y_pred, y_true: 2.0 * _diff(y_pred, y_true) / np.size(y_pred), _BROADCAST),
+        Hint(lambda y_pred, y_true: _diff(y_pred, y_true) / np.size(y_pred),
+             "you forgot the factor 2: the derivative of (y_pred - y_true)**2 is "
+             "2 * (y_pred - y_true)."),
+        Hint(lambda y_pred, y_true: 2.0 * _diff(y_pred, y_true),
+             "you forgot to divide by the number of elements: the loss is a mean, so its "
+             "gradient is 2 * (y_pred - y_true) / y_pred.size."),
+        Hint(lambda y_pred, y_true: -2.0 * _diff(y_pred, y_true) / np.size(y_pred),
+             "a sign error: the gradient with respect to y_pred is 2 * (y_pred - y_true) / size, "
+             "not 2 * (y_true - y_pred) / size."),
+        Hint(lambda y_pred, y_true: 2.0 * _diff(y_pred, y_true) / len(y_pred),
+             "you divided by the number of rows N; divide by the number of elements y_pred.size, "
+             "as the loss does."),
+        Hint(lambda y_pred, y_true: np.full(np.shape(y_pred), ref.mse(y_pred, y_true)),
+             "you returned the loss itself; the gradient is 2 * (y_pred - y_true) / y_pred.size."),
+    )
+
+
+# ---------------------------------------------------------------- cross-entropy
+
+# row 0: softmax(log [1, 2, 5]) = [1, 2, 5] / 8; row 1: equal logits
+_CE_HAND = (np.array([np.log([1.0, 2.0, 5.0]), [1.0, 1.0, 1.0]]), np.array([2, 1]))
+_CE_BATCH = (_rng.normal(0.0, 2.0, size=(4, 3)), np.array([2, 0, 1, 2]))
+_CE_RANDOM = (_rng.normal(0.0, 3.0, size=(5, 7)), np.array([6, 0, 3, 3, 1]))
+_CE_TWO = (_rng.normal(0.0, 2.0, size=(6, 2)), np.array([0, 1, 1, 0, 1, 0]))
+
+_CE_VISIBLE = (
+    Case("a batch of 2 samples and 3 classes, worked out in the text", _CE_HAND),
+    Case("a random batch of 4 samples and 3 classes", _CE_BATCH),
+)
+_CE_HIDDEN = (
+    # first the case that only overflow breaks, then the one that only log(0) breaks,
+    # so each naive formula meets its own likely mistake
+    Case("huge equal logits (+1000 and -1000)",
+         (np.array([[1000.0, 1000.0, 1000.0], [-1000.0, -1000.0, -1000.0]]), np.array([1, 2]))),
+    Case("logits 1000 apart, the true class far below the largest",
+         (np.array([[1000.0, 0.0, -1000.0], [0.0, 1000.0, 500.0]]), np.array([2, 0]))),
+    Case("rows on very different scales (around +1000 and around -1000)",
+         (np.array([[1000.0, 999.0, 998.0], [-1000.0, -999.0, -998.0]]), np.array([2, 0]))),
+    Case("a confident right answer (the loss is about 0)",
+         (np.array([[1000.0, 0.0, 0.0]]), np.array([0]))),
+    Case("a random batch of 5 samples and 7 classes", _CE_RANDOM),
+    Case("two classes, 6 samples", _CE_TWO),
+    Case("a batch of one sample", (_CE_BATCH[0][:1], _CE_BATCH[1][:1])),
+)
+
+
+def _rows(labels):
+    return np.arange(len(labels))
+
+
+def _onehot(logits, labels):
+    out = np.zeros(np.shape(logits))
+    out[_rows(labels), labels] = 1.0
+    return out
+
+
+def _naive_softmax(logits):
+    e = np.exp(logits)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _lse(z):
+    m = z.max(axis=1)
+    return m + np.log(np.exp(z - m[:, None]).sum(axis=1))
+
+
+def _ce_per_sample(logits, labels):
+    return _lse(logits) - logits[_rows(labels), labels]
+
+
+_LOG_ZERO = ("you took log(softmax(z)[y]): for logits far apart softmax underflows to exactly 0 "
+             "and log(0) = -inf. Compute log(sum_c exp(z_c)) - z_y with log-sum-exp after "
+             "subtracting the row max, never the log of a probability.")
+_OVERFLOW = ("you exponentiated the logits without subtracting each row's max: exp(1000) "
+             "overflows. Use m + log(sum_c exp(z_c - m)) with m the row max.")
+
+
+def _ce_hints():
+    return (
+        Hint(lambda logits, labels: -np.mean(np.log(act.softmax(logits)[_rows(labels), labels])),
+             _LOG_ZERO),
+        Hint(lambda logits, labels: -np.mean(np.log(_naive_softmax(logits)[_rows(labels), labels])),
+             _OVERFLOW),
+        Hint(lambda logits, labels: np.mean(np.log(np.exp(logits).sum(axis=1))
+                                            - logits[_rows(labels), labels]),
+             _OVERFLOW),
+        Hint(lambda logits, labels: np.mean(
+                 np.log(np.exp(logits - logits.max()).sum(axis=1)) + logits.max()
+                 - logits[_rows(labels), labels]),
+             "you subtracted the max of the whole array; subtract each row's max "
+             "(max(axis=1, keepdims=True)), or rows far below the largest logit underflow "
+             "to exp = 0 and log(0)."),
+        Hint(lambda logits, labels: np.sum(_ce_per_sample(logits, labels)),
+             "you summed over the batch; the loss is the mean over the N samples."),
+        Hint(lambda logits, labels: np.sum(_ce_per_sample(logits, labels)) / np.size(logits),
+             "you divided by N * C (e.g. np.mean over the whole (N, C) array); divide by the "
+             "number of samples N only."),
+        Hint(lambda logits, labels: -np.mean(_ce_per_sample(logits, labels)),
+             "a sign error: the loss is -log softmax(z)[y] = log(sum_c exp(z_c)) - z_y, which "
+             "is never negative."),
+        Hint(lambda logits, labels: np.mean(
+                 np.log(np.exp(logits - logits.max(axis=1, keepdims=True)).sum(axis=1))
+                 - logits[_rows(labels), labels]),
+             "after subtracting the row max m inside the exponentials, add it back: "
+             "log(sum_c exp(z_c)) = m + log(sum_c exp(z_c - m)) (or subtract m from z_y too)."),
+    )
+
+
+def _ce_grad_hints():
+    return (
+        Hint(lambda logits, labels: act.softmax(logits) - _onehot(logits, labels),
+             "you forgot to divide by N: the loss is a mean over the batch, so its gradient is "
+             "(softmax(z) - onehot(y)) / N."),
+        Hint(lambda logits, labels: (_onehot(logits, labels) - act.softmax(logits)) / len(labels),
+             "a sign error: the gradient is (softmax(z) - onehot(y)) / N."),
+        Hint(lambda logits, labels: act.softmax(logits) / len(labels),
+             "you forgot to subtract the one-hot labels: 1 from the true class of each row."),
+        Hint(lambda logits, labels: (act.softmax(logits) - _onehot(logits, labels))
+             / np.size(logits),
+             "you divided by N * C; divide by the number of samples N only."),
+        Hint(lambda logits, labels: (_naive_softmax(logits) - _onehot(logits, labels))
+             / len(labels),
+             "your softmax overflows: subtract each row's max before exponentiating (or use the "
+             "stable softmax imported at the top of the notebook)."),
+        Hint(lambda logits, labels: (act.softmax(logits, axis=0) - _onehot(logits, labels))
+             / len(labels),
+             "you took the softmax along the wrong axis: each row (axis=1) is one sample."),
+    )
+
+
+def _pair_hints():
+    return (
+        Hint(lambda logits, labels: (ref.cross_entropy_grad(logits, labels),
+                                     ref.cross_entropy(logits, labels)),
+             "you returned the two in the wrong order: (loss, dlogits)."),
+        Hint(lambda logits, labels: ref.cross_entropy(logits, labels),
+             "return a tuple of both: (loss, dlogits)."),
+    )
+
+
+# ---------------------------------------------------------------- L2 penalty
+
+
+def _net(sizes, rng):
+    """Parameters W1, b1, W2, b2, ... of a network with layer sizes (D, H, ..., C)."""
+    params = {}
+    for i, (m_in, m_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True), start=1):
+        params[f"W{i}"] = rng.normal(size=(m_out, m_in))  # (m_i, m_{i-1})
+        params[f"b{i}"] = rng.normal(size=m_out)  # biases away from 0: penalising them shows
+    return params
+
+
+_L2_HAND = {"W1": np.array([[1.0, 2.0], [3.0, 4.0]]), "b1": np.array([10.0, 10.0]),
+            "W2": np.array([[1.0, -1.0]]), "b2": np.array([10.0])}
+_L2_TWO = _net((5, 3, 2), _rng)  # D=5, H=3, C=2
+_L2_THREE = _net((4, 6, 5, 3), _rng)
+_L2_ONE = _net((3, 2), _rng)
+
+_L2_VISIBLE = (
+    Case("the 2-layer example of the text, lam = 0.1", (_L2_HAND, 0.1)),
+    Case("a random network 5 -> 3 -> 2, lam = 0.01", (_L2_TWO, 0.01)),
+)
+_L2_HIDDEN = (
+    Case("a 3-layer network (W1, W2, W3), lam = 0.5", (_L2_THREE, 0.5)),
+    Case("keys in another order, biases first, lam = 0.3",
+         ({k: _L2_TWO[k] for k in ("b2", "b1", "W2", "W1")}, 0.3)),
+    Case("lam = 0 (no penalty)", (_L2_TWO, 0.0)),
+    Case("weights only, no biases, lam = 2", ({"W1": _L2_TWO["W1"], "W2": _L2_TWO["W2"]}, 2.0)),
+    Case("a single layer (W1, b1), lam = 1.5", (_L2_ONE, 1.5)),
+)
+
+
+def _sq(params, keys):
+    return sum(float(np.sum(np.square(params[k]))) for k in keys)
+
+
+def _weights(params):
+    return [k for k in params if ref.is_weight(k)]
+
+
+def _l2_hints():
+    return (
+        Hint(lambda params, lam: 0.5 * lam * _sq(params, list(params)),
+             "you penalised the biases too; only the weights W1, W2, ... count (keys that start "
+             "with W)."),
+        Hint(lambda params, lam: lam * _sq(params, _weights(params)),
+             "you forgot the 1/2: the penalty is lam / 2 * sum of squared weights, so that its "
+             "gradient is lam * W."),
+        Hint(lambda params, lam: 0.5 * _sq(params, _weights(params)),
+             "you forgot to multiply by lam."),
+        Hint(lambda params, lam: 0.5 * lam * sum(float(np.linalg.norm(params[k]))
+                                                for k in _weights(params)),
+             "you summed the norms ||W||; the penalty uses the squared norms, sum(W**2)."),
+        Hint(lambda params, lam: 0.5 * lam * sum(float(np.mean(np.square(params[k])))
+                                                for k in _weights(params)),
+             "you averaged the squares of each matrix; sum them (np.sum(W**2))."),
+        Hint(lambda params, lam: 0.5 * lam * _sq(params, ["W1", "W2"]),
+             "you penalised W1 and W2 only; loop over every key of params that is a weight, "
+             "however many layers there are."),
+    )
+
+
+# ---------------------------------------------------------------- the exercises
+
+EXERCISES = {
+    "mse": Exercise(
+        name="mse", reference=ref.mse, visible=_MSE_VISIBLE, hidden=_MSE_HIDDEN,
+        hints=_mse_hints(),
+    ),
+    "mse_grad": Exercise(
+        name="mse_grad", reference=ref.mse_grad, visible=_MSE_VISIBLE, hidden=_MSE_HIDDEN,
+        hints=_mse_grad_hints(),
+    ),
+    "cross_entropy": Exercise(
+        name="cross_entropy", reference=ref.cross_entropy, visible=_CE_VISIBLE, hidden=_CE_HIDDEN,
+        hints=_ce_hints(),
+    ),
+    "cross_entropy_grad": Exercise(
+        name="cross_entropy_grad", reference=ref.cross_entropy_grad, visible=_CE_VISIBLE,
+        hidden=_CE_HIDDEN, hints=_ce_grad_hints(),
+    ),
+    "cross_entropy_and_grad": Exercise(
+        name="cross_entropy_and_grad", reference=ref.cross_entropy_and_grad,
+        visible=_CE_VISIBLE, hidden=_CE_HIDDEN, hints=_pair_hints(),
+        outputs=("loss", "dlogits"),
+        # the simplest answer calls the two exercises above: a broken one costs its own points only
+        depends={"cross_entropy": ref.cross_entropy, "cross_entropy_grad": ref.cross_entropy_grad},
+    ),
+    "l2_penalty": Exercise(
+        name="l2_penalty", reference=ref.l2_penalty, visible=_L2_VISIBLE, hidden=_L2_HIDDEN,
+        hints=_l2_hints(),
+    ),
+}

@@ -1,0 +1,370 @@
+r"""The widgets of notebook 03: two losses of one prediction, and why cross-entropy learns faster.
+
+:func:`loss_explorer` moves the logit of the true class of a 3-class sample and draws
+the cross-entropy and the MSE of its softmax probabilities against the one-hot target.
+:func:`saturation_explorer` follows one sigmoid output :math:`p = \sigma(z)` with true
+label 1: the gradient reaching the logit is :math:`2(p - 1)\,\sigma'(z)` for MSE, which
+vanishes when the unit is saturated and wrong, and :math:`p - 1` for cross-entropy,
+which does not; a few steps of gradient descent on :math:`z` show what that does.
+
+Both draw the student's functions (``globals()`` in a notebook) dashed over the
+reference, and note on the figure, instead of raising, when they are missing or broken.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from .. import activations as act
+from .. import losses as ref
+from ._render import figure_png, try_student
+
+__all__ = [
+    "loss_explorer",
+    "plot_losses",
+    "saturation_explorer",
+    "plot_saturation",
+    "descend_logit",
+]
+
+_CE_COLOR, _MSE_COLOR, _YOURS_COLOR = "#1f77b4", "#ff7f0e", "#d62728"
+_TRUE = np.array([0])  # the true class of the explorer's sample is class 0
+
+
+def _number(value, name):
+    """The student's loss as a float, or an error that says what came back instead."""
+    arr = np.asarray(value)
+    if arr.dtype.kind not in "biuf" or arr.shape != ():
+        raise ValueError(f"{name} returned {type(value).__name__} of shape {arr.shape}, "
+                         f"expected one number")
+    return float(arr)
+
+
+def _ce_curve(cross_entropy, others):
+    """z0 -> cross_entropy([[z0, *others]], [0]) for each z0 of a grid: one sample, true class 0."""
+    def f(z0):
+        return np.array([_number(cross_entropy(np.array([[t, *others]]), _TRUE.copy()),
+                                 "cross_entropy") for t in z0])
+    return f
+
+
+def _mse_curve(mse, others):
+    """z0 -> mse(softmax([z0, *others]), onehot(0)) for each z0 of a grid."""
+    target = np.zeros(1 + len(others))
+    target[0] = 1.0
+
+    def f(z0):
+        return np.array([_number(mse(act.softmax(np.array([t, *others])), target.copy()), "mse")
+                         for t in z0])
+    return f
+
+
+def _overlay(ax, x, y_ref, fn, label, what, xname, magnitude=False):
+    """Draw the student's curve dashed over the reference; return a note, or None.
+
+    With ``magnitude``, draw absolute values (for a log scale) but compare signed ones.
+    """
+    y, note = try_student(fn, x)
+    if y is None:
+        return f"{what}: {note.removeprefix('yours').lstrip(': ')}" if note else None
+    # far outside the view, but finite: a huge value would overflow matplotlib's log scale
+    shown = np.clip(np.abs(y) if magnitude else y, -1e6, 1e6)
+    ax.plot(x, shown, color=_YOURS_COLOR, lw=1.6, ls="--", label=label)
+    close = np.isclose(y, y_ref, rtol=1e-6, atol=1e-12)
+    if close.all():
+        return None
+    gap = np.where(np.isfinite(y), np.abs(y - y_ref), np.inf)
+    k = int(np.argmax(np.where(close, -1.0, gap)))
+    return f"{what} differs: at {xname} = {x[k]:.3g}, {y[k]:.4g} vs {y_ref[k]:.4g}"
+
+
+def _notes(ax, notes, y=0.04, va="bottom"):
+    notes = [n for n in notes if n]
+    if notes:
+        ax.text(0.98, y, "\n".join(notes), transform=ax.transAxes, ha="right", va=va,
+                color=_YOURS_COLOR, fontsize=8.5,
+                bbox={"facecolor": "white", "alpha": 0.9, "edgecolor": "none"})
+
+
+def plot_losses(true_logit=-2.0, others=(1.0, 0.0), student=None, z_range=(-8.0, 8.0), n=121):
+    r"""Figure: both losses of one 3-class sample against its true-class logit, and its softmax.
+
+    The sample's logits are :math:`z = (z_0, z_1, z_2)` and its true class is 0. Left:
+    the cross-entropy :math:`-\log \mathrm{softmax}(z)_0` and the MSE between
+    :math:`\mathrm{softmax}(z)` and the one-hot target :math:`(1, 0, 0)`, as :math:`z_0`
+    runs over ``z_range``, with ``true_logit`` marked. Right: the probabilities there.
+
+    Parameters
+    ----------
+    true_logit : float
+        :math:`z_0`, the logit of the true class.
+    others : (float, float)
+        :math:`z_1, z_2`, the logits of the two other classes.
+    student : mapping of str -> callable, optional
+        The student's functions by name (``globals()`` in a notebook); their ``mse`` and
+        ``cross_entropy`` are drawn dashed. Missing or failing ones become a note.
+    z_range : (float, float)
+    n : int
+        Points on the grid.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    others = tuple(float(o) for o in others)
+    z0 = np.linspace(*z_range, n)
+    ce_ref = _ce_curve(ref.cross_entropy, others)(z0)
+    mse_ref = _mse_curve(ref.mse, others)(z0)
+    here = np.array([float(true_logit)])
+    ce_here = float(_ce_curve(ref.cross_entropy, others)(here)[0])
+    mse_here = float(_mse_curve(ref.mse, others)(here)[0])
+
+    fig = Figure(figsize=(10, 3.8), layout="constrained")
+    ax, bars = fig.subplots(1, 2, width_ratios=(1.6, 1))
+    ax.plot(z0, ce_ref, color=_CE_COLOR, lw=2.5, label="cross-entropy")
+    ax.plot(z0, mse_ref, color=_MSE_COLOR, lw=2.5, label="MSE of the probabilities")
+    ax.set_ylim(-0.05 * ce_ref.max(), 1.08 * ce_ref.max())  # before the student's curves
+    notes = []
+    if student is not None:
+        for key, make, y_ref, label in (
+            ("cross_entropy", _ce_curve, ce_ref, "cross-entropy (yours)"),
+            ("mse", _mse_curve, mse_ref, "MSE (yours)"),
+        ):
+            fn = student.get(key)
+            yours = make(fn, others) if fn is not None else None
+            notes.append(_overlay(ax, z0, y_ref, yours, label, f"your {key}", "z0"))
+    ax.plot([true_logit, true_logit], [ce_here, mse_here], "o", color="black", ms=5, zorder=5)
+    ax.axvline(true_logit, color="0.6", lw=0.8, ls=":", zorder=0)
+    ax.set_title(f"one sample, true class 0, other logits z1 = {others[0]:g}, z2 = {others[1]:g}")
+    ax.set_xlabel("$z_0$, the logit of the true class")
+    ax.set_ylabel("loss")
+    ax.legend(loc="upper right", fontsize=8.5)
+    _notes(ax, notes, y=0.62, va="top")
+
+    z = np.array([float(true_logit), *others])
+    p = act.softmax(z)
+    classes = np.arange(len(z))
+    bars.bar(classes, p, color=[_CE_COLOR] + ["0.65"] * (len(z) - 1), label="softmax(z)")
+    bars.bar(classes, [1.0] + [0.0] * (len(z) - 1), fill=False, edgecolor="black", lw=1.2,
+             ls="--", label="target (one-hot)")
+    for c in classes:
+        bars.text(c, p[c] + 0.02, f"{p[c]:.3f}", ha="center", va="bottom", fontsize=8.5)
+    bars.set_xticks(classes, ["0 (true)"] + [str(c) for c in classes[1:]])
+    bars.set_ylim(0.0, 1.15)
+    bars.set_title(f"cross-entropy = {ce_here:.3f},  MSE = {mse_here:.3f}")
+    bars.set_xlabel("class")
+    bars.set_ylabel("probability")
+    bars.legend(loc="upper right", fontsize=8.5)
+    return fig
+
+
+def loss_explorer(student: Mapping | None = None, true_logit=-2.0, others=(1.0, 0.0)):
+    """An interactive view of both losses of one sample as its true-class logit moves.
+
+    Parameters
+    ----------
+    student : mapping of str -> callable, optional
+        Your functions by name; in a notebook, pass ``globals()``.
+    true_logit : float
+        The logit of the true class shown first.
+    others : (float, float)
+        The other two logits shown first.
+
+    Returns
+    -------
+    ipywidgets.VBox
+    """
+    import ipywidgets as w
+
+    style = {"description_width": "initial"}
+    z0 = w.FloatSlider(value=true_logit, min=-8.0, max=8.0, step=0.25, style=style,
+                       description="z0 (true class)", continuous_update=False)
+    z1 = w.FloatSlider(value=others[0], min=-4.0, max=4.0, step=0.25, description="z1",
+                       continuous_update=False)
+    z2 = w.FloatSlider(value=others[1], min=-4.0, max=4.0, step=0.25, description="z2",
+                       continuous_update=False)
+    image = w.Image(format="png", layout=w.Layout(width="100%", max_width="1000px"))
+
+    def redraw(_=None):
+        image.value = figure_png(plot_losses(z0.value, (z1.value, z2.value), student))
+
+    for control in (z0, z1, z2):
+        control.observe(redraw, names="value")
+    redraw()
+    return w.VBox([w.HBox([z0, z1, z2]), image])
+
+
+# ---------------------------------------------------------------- saturation
+
+
+def _mse_dz(mse_grad):
+    """z -> d/dz of mse([sigmoid(z)], [1]) for each z: mse_grad times sigma'(z), one sample."""
+    def f(z):
+        out = np.empty_like(z)
+        for i, zi in enumerate(z):
+            g = np.asarray(mse_grad(np.array([act.sigmoid(zi)]), np.array([1.0])))
+            if g.shape != (1,):
+                raise ValueError(f"mse_grad returned shape {g.shape}, expected (1,)")
+            out[i] = g[0] * act.sigmoid_grad(zi)
+        return out
+    return f
+
+
+def _ce_dz(cross_entropy_grad):
+    """z -> d/dz of cross_entropy([[z, 0]], [0]) for each z (softmax(z, 0)_0 = sigma(z))."""
+    def f(z):
+        out = np.empty_like(z)
+        for i, zi in enumerate(z):
+            g = np.asarray(cross_entropy_grad(np.array([[zi, 0.0]]), _TRUE.copy()))
+            if g.shape != (1, 2):
+                raise ValueError(f"cross_entropy_grad returned shape {g.shape}, expected (1, 2)")
+            out[i] = g[0, 0]
+        return out
+    return f
+
+
+def _reference_dz(z):
+    """(dMSE/dz, dCE/dz) for one sigmoid output with true label 1, from the closed forms."""
+    p = act.sigmoid(z)
+    return 2.0 * (p - 1.0) * act.sigmoid_grad(z), p - 1.0
+
+
+def descend_logit(z0, lr, steps):
+    r"""Gradient descent on one logit :math:`z` (true label 1), for each loss.
+
+    :math:`z_{t+1} = z_t - \mathrm{lr}\, \partial L/\partial z`, with
+    :math:`\partial L/\partial z = 2(\sigma(z) - 1)\sigma'(z)` for MSE and
+    :math:`\sigma(z) - 1` for cross-entropy.
+
+    Returns
+    -------
+    z_mse, z_ce : ndarray, shape (steps + 1,)
+        The logit after 0, 1, ..., steps steps.
+    """
+    z_mse, z_ce = np.empty(steps + 1), np.empty(steps + 1)
+    z_mse[0] = z_ce[0] = float(z0)
+    for t in range(steps):
+        g_mse, _ = _reference_dz(z_mse[t])
+        _, g_ce = _reference_dz(z_ce[t])
+        z_mse[t + 1] = z_mse[t] - lr * g_mse
+        z_ce[t + 1] = z_ce[t] - lr * g_ce
+    return z_mse, z_ce
+
+
+def plot_saturation(z=-6.0, lr=1.0, student=None, z_range=(-10.0, 10.0), n=201, steps=30):
+    r"""Figure: one sigmoid output with true label 1: both losses, their gradients, and descent.
+
+    Left: :math:`(\sigma(z) - 1)^2` and :math:`-\log\sigma(z)` against the logit :math:`z`.
+    Middle: :math:`|\partial L/\partial z|` on a log scale, the student's ``mse_grad``
+    (times :math:`\sigma'(z)`) and ``cross_entropy_grad`` (on the two logits
+    :math:`(z, 0)`, whose softmax is :math:`(\sigma(z), 1 - \sigma(z))`) dashed on top.
+    Right: :math:`\sigma(z_t)` during ``steps`` steps of gradient descent on :math:`z`
+    from ``z`` with learning rate ``lr`` (the reference gradients).
+
+    Parameters
+    ----------
+    z : float
+        The logit marked, and where gradient descent starts.
+    lr : float
+    student : mapping of str -> callable, optional
+        The student's functions by name (``globals()`` in a notebook).
+    z_range : (float, float)
+    n : int
+    steps : int
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    grid = np.linspace(*z_range, n)
+    p = act.sigmoid(grid)
+    mse_dz, ce_dz = _reference_dz(grid)
+    here = np.array([float(z)])
+    (mse_dz_here,), (ce_dz_here,) = _reference_dz(here)
+
+    # a fixed layout: constrained layout would cost a third of the redraw time here
+    fig = Figure(figsize=(12, 3.6))
+    fig.subplots_adjust(left=0.06, right=0.99, bottom=0.14, top=0.9, wspace=0.28)
+    loss_ax, grad_ax, gd_ax = fig.subplots(1, 3)
+
+    loss_ax.plot(grid, act.softplus(-grid), color=_CE_COLOR, lw=2.5,
+                 label=r"cross-entropy $-\log\sigma(z)$")
+    loss_ax.plot(grid, (p - 1.0) ** 2, color=_MSE_COLOR, lw=2.5, label=r"MSE $(\sigma(z) - 1)^2$")
+    loss_ax.plot([z, z], [act.softplus(-here)[0], (act.sigmoid(here)[0] - 1.0) ** 2], "o",
+                 color="black", ms=5, zorder=5)
+    loss_ax.set_title("loss of one output, true label y = 1")
+    loss_ax.set_xlabel(r"logit $z$ (the output is $\sigma(z)$)")
+    loss_ax.set_ylabel("loss")
+    loss_ax.legend(loc="upper right", fontsize=8.5)
+
+    grad_ax.semilogy(grid, np.abs(ce_dz), color=_CE_COLOR, lw=2.5,
+                     label=r"cross-entropy $|\sigma(z) - 1|$")
+    grad_ax.semilogy(grid, np.abs(mse_dz), color=_MSE_COLOR, lw=2.5,
+                     label=r"MSE $|2(\sigma(z) - 1)\,\sigma'(z)|$")
+    grad_ax.set_ylim(np.abs(mse_dz).min() / 5.0, 50.0)  # headroom above 1 for the notes
+    notes = []
+    if student is not None:
+        for key, make, y_ref, label in (
+            ("cross_entropy_grad", _ce_dz, ce_dz, "cross-entropy (yours)"),
+            ("mse_grad", _mse_dz, mse_dz, "MSE (yours)"),
+        ):
+            fn = student.get(key)
+            yours = make(fn) if fn is not None else None
+            notes.append(_overlay(grad_ax, grid, y_ref, yours, label, f"your {key}", "z",
+                                  magnitude=True))
+    grad_ax.semilogy([z, z], np.abs([ce_dz_here, mse_dz_here]), "o", color="black", ms=5, zorder=5)
+    grad_ax.set_title(f"|dL/dz| at z = {z:g}: MSE {abs(mse_dz_here):.1e}, "
+                      f"CE {abs(ce_dz_here):.1e}", fontsize=10)
+    grad_ax.set_xlabel(r"logit $z$")
+    grad_ax.set_ylabel(r"$|\partial L / \partial z|$ (log scale)")
+    grad_ax.legend(loc="lower center", fontsize=8)
+    _notes(grad_ax, notes, y=0.97, va="top")
+
+    z_mse, z_ce = descend_logit(z, lr, steps)
+    t = np.arange(steps + 1)
+    gd_ax.plot(t, act.sigmoid(z_ce), color=_CE_COLOR, lw=2.2, marker=".", label="cross-entropy")
+    gd_ax.plot(t, act.sigmoid(z_mse), color=_MSE_COLOR, lw=2.2, marker=".", label="MSE")
+    gd_ax.set_ylim(-0.03, 1.05)
+    gd_ax.set_title(f"gradient descent on z from {z:g}, lr = {lr:g}", fontsize=10)
+    gd_ax.set_xlabel("step")
+    gd_ax.set_ylabel(r"$\sigma(z)$, probability of the true class")
+    gd_ax.legend(loc="center right", fontsize=8.5)
+    for ax in (loss_ax, grad_ax):
+        ax.axvline(z, color="0.6", lw=0.8, ls=":", zorder=0)
+    return fig
+
+
+def saturation_explorer(student: Mapping | None = None, z=-6.0, lr=1.0):
+    """An interactive view of why cross-entropy learns faster than MSE from a saturated output.
+
+    Parameters
+    ----------
+    student : mapping of str -> callable, optional
+        Your functions by name; in a notebook, pass ``globals()``.
+    z : float
+        The logit shown first (a badly saturated wrong answer by default).
+    lr : float
+        The learning rate of the gradient-descent panel.
+
+    Returns
+    -------
+    ipywidgets.VBox
+    """
+    import ipywidgets as w
+
+    logit = w.FloatSlider(value=z, min=-10.0, max=10.0, step=0.5, description="logit z",
+                          continuous_update=False)
+    rate = w.FloatSlider(value=lr, min=0.1, max=5.0, step=0.1, description="lr",
+                         continuous_update=False)
+    image = w.Image(format="png", layout=w.Layout(width="100%", max_width="1150px"))
+
+    def redraw(_=None):
+        image.value = figure_png(plot_saturation(logit.value, rate.value, student))
+
+    for control in (logit, rate):
+        control.observe(redraw, names="value")
+    redraw()
+    return w.VBox([w.HBox([logit, rate]), image])
