@@ -1,11 +1,11 @@
-"""Tests for course_lib.gradcheck: central differences and the relative error."""
+"""Tests for course_lib.gradcheck: central differences, the relative error, and gradient_check."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from course_lib.gradcheck import numerical_gradient, relative_error
+from course_lib.gradcheck import gradient_check, numerical_gradient, relative_error
 
 
 def test_numerical_gradient_hand_worked():
@@ -129,3 +129,82 @@ def test_relative_error_leaves_inputs_unchanged(rng, unchanged):
     a, b = rng.normal(size=(4, 5)), rng.normal(size=(4, 5))
     with unchanged(a=a, b=b):
         relative_error(a, b)
+
+
+# ---------------------------------------------------------------- gradient_check
+
+
+def _network(rng, sizes, scale=1.0):
+    """W1, b1, … with weights and biases away from 0, so that a wrong gradient cannot hide."""
+    params = {}
+    for i, (m_in, m_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True), start=1):
+        params[f"W{i}"] = rng.normal(0.0, scale / np.sqrt(m_in), size=(m_out, m_in))
+        params[f"b{i}"] = rng.normal(0.0, 0.5, size=m_out)
+    return params
+
+
+@pytest.mark.parametrize("activation", ["relu", "sigmoid", "tanh", "softplus", "elu"])
+def test_gradient_check_passes_the_reference_backward(rng, activation):
+    """On a 5 -> 4 -> 6 -> 3 network, every parameter's relative error is below 1e-7, keyed in order."""
+    params = _network(rng, [5, 4, 6, 3])
+    X, y = rng.normal(size=(7, 5)), rng.integers(0, 3, size=7)
+    errors = gradient_check(params, X, y, activation)
+    assert list(errors) == ["W1", "b1", "W2", "b2", "W3", "b3"]
+    assert all(isinstance(e, float) for e in errors.values())
+    assert max(errors.values()) < 1e-7, errors
+
+
+def test_gradient_check_hand_worked_large_step():
+    """One layer, logits (0, ln 3), label 0, h = ln 3: the error is (3/4 - g) / (3/4 + g), g = ln 5 / (2 ln 3)."""
+    # L = softplus(d) with d = z2 - z1 = ln 3: dL/db = (-3/4, 3/4); the central difference with
+    # h = ln 3 is +-(softplus(2 ln 3) - softplus(0)) / (2 ln 3) = +-(ln 10 - ln 2) / (2 ln 3) = +-g
+    params = {"W1": np.zeros((2, 1)), "b1": np.array([0.0, np.log(3.0)])}
+    errors = gradient_check(params, np.array([[1.0]]), np.array([0]), h=np.log(3.0))
+    g = np.log(5.0) / (2.0 * np.log(3.0))
+    expected = (0.75 - g) / (0.75 + g)  # about 0.0118
+    assert errors["W1"] == pytest.approx(expected, rel=1e-12)  # x = 1: dW = db
+    assert errors["b1"] == pytest.approx(expected, rel=1e-12)
+
+
+def test_gradient_check_error_shrinks_like_h_squared(rng):
+    """With a smooth activation the error is O(h^2): 10 times smaller h, about 100 times smaller error."""
+    params = _network(rng, [3, 4, 2])
+    X, y = rng.normal(size=(5, 3)), rng.integers(0, 2, size=5)
+    coarse = gradient_check(params, X, y, "tanh", h=1e-1)
+    fine = gradient_check(params, X, y, "tanh", h=1e-2)
+    for key in params:
+        assert 50 < coarse[key] / fine[key] < 200, (key, coarse[key], fine[key])
+
+
+def test_gradient_check_catches_a_wrong_backward(rng, monkeypatch):
+    """A backward pass that forgets f' passes on the last layer and fails every layer below it."""
+    from course_lib import gradcheck, layers
+
+    def forgetful(dlogits, caches, activation="relu"):
+        grads, dZ = {}, dlogits
+        for i in range(len(caches), 0, -1):
+            dZ, grads[f"W{i}"], grads[f"b{i}"] = layers.dense_backward(dZ, caches[i - 1][0])
+        return grads
+
+    monkeypatch.setattr(gradcheck, "mlp_backward", forgetful)
+    params = _network(rng, [4, 5, 3])
+    X, y = rng.normal(size=(6, 4)), rng.integers(0, 3, size=6)
+    errors = gradient_check(params, X, y, "tanh")
+    assert errors["W2"] < 1e-7 and errors["b2"] < 1e-7
+    assert errors["W1"] > 1e-3 and errors["b1"] > 1e-3
+
+
+def test_gradient_check_leaves_its_inputs_bit_identical(rng, unchanged):
+    """params (perturbed in place while it runs), X and y are exactly as before."""
+    params = _network(rng, [4, 3, 2])
+    params["W1"][0, 0] = 0.1  # a value that x + h - h would not give back
+    X, y = rng.normal(size=(5, 4)), rng.integers(0, 2, size=5)
+    with unchanged(X, y, **params):
+        gradient_check(params, X, y, "sigmoid", h=1e-3)
+
+
+def test_gradient_check_needs_float64_parameters(rng):
+    """Integer parameters cannot be perturbed by h in place: TypeError, as from numerical_gradient."""
+    params = {"W1": np.ones((2, 3), dtype=int), "b1": np.zeros(2)}
+    with pytest.raises(TypeError, match="float64 ndarray"):
+        gradient_check(params, rng.normal(size=(4, 3)), np.array([0, 1, 1, 0]))

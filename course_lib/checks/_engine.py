@@ -207,6 +207,8 @@ def _call(name, fn, case: Case, hints=()):
             f"  Likely mistake: "
             + (hint or "the naive formula; use the numerically stable form from the text.")
         ) from None
+    except ExerciseFailed:  # an adapter's own verdict, already in plain words
+        raise
     except Exception as exc:  # the student's error, whatever it is, is the feedback
         raise ExerciseFailed(
             f"{where} raised {type(exc).__name__}: {exc}\n  (case: {case.label})"

@@ -1,0 +1,639 @@
+"""The exercises of notebook 04: backpropagation and gradient checking.
+
+The dense layer's and the activation's backward passes, an MLP's backward pass
+built from them, central differences, the relative error, and a gradient check
+of a whole network built from those. Later exercises call earlier ones by name:
+their checks swap the student's versions for the references (``depends``), so
+one broken function costs only its own points.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+
+from .. import gradcheck, layers, losses, network
+from ..activations import ACTIVATIONS
+from ._engine import Case, Exercise, ExerciseFailed, Hint
+
+__all__ = ["EXERCISES", "NOISE"]
+
+#: A relative error below this is rounding noise: gradient_check's checks count it as 0.
+NOISE = 1e-7
+
+
+# ---------------------------------------------------------------- helpers for the cases
+
+
+def _dense_case(rng, n, d, h, scale=1.0):
+    """(dZ, cache) for a dense layer with N=n samples, D=d inputs, H=h units."""
+    X = rng.normal(0.0, scale, size=(n, d))
+    W = rng.normal(0.0, 1.0, size=(h, d))
+    dZ = rng.normal(0.0, 1.0, size=(n, h))
+    return dZ, (X, W)
+
+
+def _params(rng, sizes):
+    """W1, b1, … for the widths ``sizes``, weights of scale 1/sqrt(fan-in), biases away from 0."""
+    params = {}
+    for i, (m_in, m_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True), start=1):
+        params[f"W{i}"] = rng.normal(0.0, 1.0 / np.sqrt(m_in), size=(m_out, m_in))
+        params[f"b{i}"] = rng.normal(0.0, 0.5, size=m_out)
+    return params
+
+
+def _backward_case(seed, sizes, n, activation):
+    """(dlogits, caches) of a random network, as mlp_forward gives them."""
+    rng = np.random.default_rng(seed)
+    params = _params(rng, sizes)
+    X = rng.normal(0.0, 1.0, size=(n, sizes[0]))
+    _, caches = network.mlp_forward(X, params, activation)
+    dlogits = rng.normal(0.0, 1.0, size=(n, sizes[-1]))
+    return dlogits, caches
+
+
+def _network_case(seed, sizes, n):
+    """(params, X, y) of a random network and batch."""
+    rng = np.random.default_rng(seed)
+    params = _params(rng, sizes)
+    X = rng.normal(0.0, 1.0, size=(n, sizes[0]))
+    y = rng.integers(0, sizes[-1], size=n)
+    return params, X, y
+
+
+# ---------------------------------------------------------------- dense_backward
+
+_rng = np.random.default_rng(404)  # fixed: the same cases for every student, every run
+_DENSE_453 = _dense_case(_rng, 4, 5, 3)
+_DENSE_624 = _dense_case(_rng, 6, 2, 4)
+_DENSE_ONE = _dense_case(_rng, 1, 3, 2)
+_DENSE_SQUARE = _dense_case(_rng, 3, 4, 4)
+_DENSE_BIG = _dense_case(_rng, 50, 7, 9, scale=100.0)
+_DENSE_ZERO = (np.zeros((5, 2)), _dense_case(_rng, 5, 3, 2)[1])
+
+
+def _dense_mean_db(dZ, cache):
+    dX, dW, _ = layers.dense_backward(dZ, cache)
+    return dX, dW, dZ.mean(axis=0)
+
+
+def _dense_db_axis1(dZ, cache):
+    dX, dW, _ = layers.dense_backward(dZ, cache)
+    return dX, dW, dZ.sum(axis=1)
+
+
+def _dense_db_total(dZ, cache):
+    dX, dW, _ = layers.dense_backward(dZ, cache)
+    return dX, dW, dZ.sum()
+
+
+def _dense_dW_transposed(dZ, cache):
+    X, _ = cache
+    dX, _, db = layers.dense_backward(dZ, cache)
+    return dX, X.T @ dZ, db
+
+
+def _dense_dW_over_n(dZ, cache):
+    X, _ = cache
+    dX, _, db = layers.dense_backward(dZ, cache)
+    return dX, dZ.T @ X / len(X), db
+
+
+def _dense_wrong_order(dZ, cache):
+    dX, dW, db = layers.dense_backward(dZ, cache)
+    return dW, dX, db
+
+
+_DENSE = Exercise(
+    name="dense_backward",
+    reference=layers.dense_backward,
+    params=("dZ", "cache"),  # the reference's need_dX option is not part of the exercise
+    outputs=("dX", "dW", "db"),
+    visible=(
+        Case("a batch of N=4 samples, D=5 inputs, H=3 units", _DENSE_453),
+        Case("N=6 samples, D=2 inputs, H=4 units", _DENSE_624),
+    ),
+    hidden=(
+        Case("a single sample (N=1), D=3, H=2", _DENSE_ONE),
+        Case("a square W (H = D = 4), where a transposed W still has the right shape",
+             _DENSE_SQUARE),
+        Case("N=50 samples, D=7, H=9, inputs of size about 100", _DENSE_BIG),
+        Case("dZ all zero: every gradient is 0", _DENSE_ZERO),
+    ),
+    hints=(
+        Hint(_dense_dW_transposed,
+             "dW must have W's shape (H, D); you computed X.T @ dZ, of shape (D, H): "
+             "dW = dZ.T @ X."),
+        Hint(_dense_mean_db,
+             "db sums dZ over the samples, dZ.sum(axis=0); you took the mean: the 1/N of "
+             "the average loss is already inside dZ."),
+        Hint(_dense_dW_over_n,
+             "no 1/N in dW = dZ.T @ X: the 1/N of the average loss is already inside dZ."),
+        Hint(_dense_db_axis1,
+             "db has one entry per unit, shape (H,): sum over the samples, dZ.sum(axis=0), "
+             "not over the units (axis=1)."),
+        Hint(_dense_db_total,
+             "db has one entry per unit, shape (H,): sum over the samples only, "
+             "dZ.sum(axis=0), not over everything."),
+        Hint(_dense_wrong_order, "return the gradients in the order (dX, dW, db)."),
+    ),
+)
+
+# ---------------------------------------------------------------- activation_backward
+
+_Z_MIXED = np.array([[-2.0, -0.5, 0.0], [0.5, 2.0, -1.0], [0.0, 3.0, -3.0], [1.5, -0.1, 0.1]])
+_DH_43 = _rng.normal(0.0, 1.0, size=(4, 3))
+_Z_25, _DH_25 = _rng.normal(0.0, 2.0, size=(2, 5)), _rng.normal(0.0, 1.0, size=(2, 5))
+_Z_32, _DH_32 = _rng.normal(0.0, 2.0, size=(3, 2)), _rng.normal(0.0, 1.0, size=(3, 2))
+_Z_54, _DH_54 = _rng.normal(0.0, 2.0, size=(5, 4)), _rng.normal(0.0, 1.0, size=(5, 4))
+_Z_3D, _DH_3D = _rng.normal(0.0, 2.0, size=(2, 3, 4)), _rng.normal(0.0, 1.0, size=(2, 3, 4))
+_Z_EXTREME = np.array([[-1000.0, -710.0, -40.0, 0.0, 40.0, 710.0, 1000.0]])
+_DH_EXTREME = np.ones_like(_Z_EXTREME)
+
+
+def _act_times_f(dH, Z, activation="relu"):
+    return dH * ACTIVATIONS[activation][0](Z)
+
+
+def _act_no_dH(dH, Z, activation="relu"):
+    return ACTIVATIONS[activation][1](Z)
+
+
+def _act_always_relu(dH, Z, activation="relu"):
+    return dH * ACTIVATIONS["relu"][1](Z)
+
+
+def _act_relu_at_zero(dH, Z, activation="relu"):
+    if activation == "relu":
+        return dH * (Z >= 0)
+    return dH * ACTIVATIONS[activation][1](Z)
+
+
+def _act_of_dH(dH, Z, activation="relu"):
+    return Z * ACTIVATIONS[activation][1](dH)
+
+
+_ACTIVATION = Exercise(
+    name="activation_backward",
+    reference=layers.activation_backward,
+    visible=(
+        Case("ReLU (the default) on a (4, 3) batch with zeros in Z", (_DH_43, _Z_MIXED)),
+        Case("sigmoid on a (4, 3) batch", (_DH_43, _Z_MIXED), {"activation": "sigmoid"}),
+    ),
+    hidden=(
+        Case("tanh on a (2, 5) batch", (_DH_25, _Z_25), {"activation": "tanh"}),
+        Case("softplus on a (3, 2) batch", (_DH_32, _Z_32), {"activation": "softplus"}),
+        Case("elu on a (5, 4) batch", (_DH_54, _Z_54), {"activation": "elu"}),
+        Case("sigmoid with Z from -1000 to 1000", (_DH_EXTREME, _Z_EXTREME),
+             {"activation": "sigmoid"}),
+        Case("tanh with Z from -1000 to 1000", (_DH_EXTREME, _Z_EXTREME), {"activation": "tanh"}),
+        Case("relu on an empty batch of shape (0, 3)", (np.zeros((0, 3)), np.zeros((0, 3)))),
+        Case("elu on a 3-D array of shape (2, 3, 4)", (_DH_3D, _Z_3D), {"activation": "elu"}),
+    ),
+    hints=(
+        Hint(_act_times_f,
+             "you multiplied dH by the activation f(Z); the chain rule needs its derivative "
+             "f'(Z): ACTIVATIONS[activation][1](Z)."),
+        Hint(_act_no_dH,
+             "you returned f'(Z) alone; multiply it by the gradient arriving from above: "
+             "dH * f'(Z)."),
+        Hint(_act_always_relu,
+             "you used ReLU's derivative for every activation: look the derivative up with "
+             "the `activation` argument, ACTIVATIONS[activation][1]."),
+        Hint(_act_relu_at_zero,
+             "at Z = 0 ReLU's derivative is 0 in this course (relu_grad tests Z > 0, not "
+             "Z >= 0): use ACTIVATIONS['relu'][1]."),
+        Hint(_act_of_dH, "you swapped dH and Z: the derivative is taken at Z, dH * f'(Z)."),
+    ),
+)
+
+# ---------------------------------------------------------------- mlp_backward
+
+
+def _in_layer_order(fn):
+    """Run ``fn``; insist that the gradients come keyed W1, b1, …, WL, bL, in that order."""
+    def run(dlogits, caches, *args, **kwargs):
+        grads = fn(dlogits, caches, *args, **kwargs)
+        order = [f"{k}{i}" for i in range(1, len(caches) + 1) for k in "Wb"]
+        if isinstance(grads, dict) and set(grads) == set(order) and list(grads) != order:
+            raise ExerciseFailed(
+                f"your grads has the right keys but in the order {', '.join(grads)}; "
+                f"return them in the order of params, {', '.join(order)} (for instance "
+                f"build grads backwards, then return {{key: grads[key] for key in that order}})"
+            )
+        return grads
+    return run
+
+
+def _mlp_wrong(dZ_hidden=None, last=None):
+    """A wrong mlp_backward: ``dZ_hidden(dH, cache_below, activation)`` gives dZ_{i-1}."""
+    def wrong(dlogits, caches, activation="relu"):
+        f_grad = ACTIVATIONS[activation][1]
+        grads = {f"{k}{i}": None for i in range(1, len(caches) + 1) for k in "Wb"}
+        dZ = dlogits if last is None else last(dlogits, caches, activation)
+        for i in range(len(caches), 0, -1):
+            cache, _ = caches[i - 1]
+            dH, grads[f"W{i}"], grads[f"b{i}"] = layers.dense_backward(dZ, cache)
+            if i > 1:
+                if dZ_hidden is None:
+                    dZ = dH * f_grad(caches[i - 2][1])
+                else:
+                    dZ = dZ_hidden(dH, caches, i, activation)
+        return grads
+    return wrong
+
+
+_MLP_NO_DERIVATIVE = _mlp_wrong(dZ_hidden=lambda dH, caches, i, act: dH)
+_MLP_ALWAYS_RELU = _mlp_wrong(
+    dZ_hidden=lambda dH, caches, i, act: dH * ACTIVATIONS["relu"][1](caches[i - 2][1]))
+_MLP_DERIVATIVE_AT_H = _mlp_wrong(
+    dZ_hidden=lambda dH, caches, i, act: dH * ACTIVATIONS[act][1](caches[i - 1][0][0]))
+_MLP_DERIVATIVE_ON_LOGITS = _mlp_wrong(
+    last=lambda dlogits, caches, act: dlogits * ACTIVATIONS[act][1](caches[-1][1]))
+
+_MLP = Exercise(
+    name="mlp_backward",
+    reference=network.mlp_backward,
+    adapter=_in_layer_order,
+    depends={"dense_backward": layers.dense_backward,
+             "activation_backward": layers.activation_backward},
+    visible=(
+        Case("a ReLU network 5 -> 4 -> 3 (the default activation) on N=6 samples",
+             _backward_case(41, [5, 4, 3], 6, "relu")),
+        Case("a tanh network 3 -> 6 -> 4 -> 2 on N=5 samples",
+             _backward_case(42, [3, 6, 4, 2], 5, "tanh"), {"activation": "tanh"}),
+    ),
+    hidden=(
+        Case("a single linear layer 4 -> 3 (no hidden layer) on N=2 samples",
+             _backward_case(43, [4, 3], 2, "sigmoid"), {"activation": "sigmoid"}),
+        Case("a sigmoid network 2 -> 7 -> 5 -> 6 -> 3 on N=8 samples",
+             _backward_case(44, [2, 7, 5, 6, 3], 8, "sigmoid"), {"activation": "sigmoid"}),
+        Case("an ELU network 6 -> 3 -> 4 on one sample (N=1)",
+             _backward_case(45, [6, 3, 4], 1, "elu"), {"activation": "elu"}),
+        Case("a softplus network 3 -> 5 -> 2 on N=4 samples",
+             _backward_case(46, [3, 5, 2], 4, "softplus"), {"activation": "softplus"}),
+        Case("a deeper ReLU network 4 -> 5 -> 5 -> 5 -> 5 -> 3 on N=7 samples",
+             _backward_case(47, [4, 5, 5, 5, 5, 3], 7, "relu"), {"activation": "relu"}),
+    ),
+    hints=(
+        Hint(_MLP_NO_DERIVATIVE,
+             "you passed dH straight down to the layer below: go back through the "
+             "activation first, dZ_{i-1} = activation_backward(dH, Z_{i-1}, activation)."),
+        Hint(_MLP_DERIVATIVE_ON_LOGITS,
+             "the last layer is linear (its output is the logits): dZ_L = dlogits, with no "
+             "activation derivative; f' applies to the hidden layers only."),
+        Hint(_MLP_ALWAYS_RELU,
+             "pass `activation` on to activation_backward: you used ReLU's derivative for "
+             "every network."),
+        Hint(_MLP_DERIVATIVE_AT_H,
+             "you took the derivative at the layer's input H_{i-1} = f(Z_{i-1}) (from the "
+             "dense cache); it is taken at the pre-activation Z_{i-1}, caches[i-2][1]."),
+    ),
+)
+
+# ---------------------------------------------------------------- numerical_gradient
+
+
+class _PlannedError(Exception):
+    """Raised on purpose by a test function, to see that x is restored anyway."""
+
+
+class _Function:
+    """A scalar test function with a readable name (it appears in the feedback)."""
+
+    def __init__(self, text, fn):
+        self.text, self.fn = text, fn
+
+    def __call__(self, x):
+        return self.fn(x)
+
+    def __repr__(self):
+        return self.text
+
+
+class _ReadsModel:
+    """f that ignores its argument and reads x from a model, as a loss reads a network's W."""
+
+    def __init__(self, params, C):
+        self.params, self.C = params, C
+
+    def __call__(self, _):
+        W = self.params["W"]
+        return float(np.sum(self.C * W) + 0.5 * np.sum(W**2))
+
+    def __repr__(self):
+        return "loss(model) (ignores its argument, reads x from the model)"
+
+
+class _RaisesOnCall:
+    """f(x) = sum(x) that raises _PlannedError on its n-th call."""
+
+    def __init__(self, n):
+        self.n, self.calls = n, 0
+
+    def __call__(self, x):
+        self.calls += 1
+        if self.calls == self.n:
+            raise _PlannedError(f"raised on purpose by f on call {self.n}")
+        return float(np.sum(x))
+
+    def __repr__(self):
+        return f"f that raises on its call {self.n}"
+
+
+def _observe_numerical_gradient(fn):
+    """Run ``fn`` on its own copy of (f, x) and report the gradient and whether x came back.
+
+    The copy keeps f and x together (f may read x through a model). Whether x is
+    restored is checked here, bit for bit, and named in the feedback.
+    """
+    def run(f, x, h=1e-5):
+        f, x = copy.deepcopy((f, x))
+        before = x.copy()
+        if isinstance(f, _RaisesOnCall):
+            try:
+                fn(f, x, h)
+                passed_on = 0.0
+            except _PlannedError:
+                passed_on = 1.0
+            result = {"the error of f reached the caller": passed_on}
+        else:
+            result = {"gradient": fn(f, x, h)}
+        result["x restored exactly"] = float(x.tobytes() == before.tobytes())
+        return result
+    return run
+
+
+def _central(f, x, h, k):
+    old = x[k]
+    try:
+        x[k] = old + h
+        f_plus = float(f(x))
+        x[k] = old - h
+        f_minus = float(f(x))
+    finally:
+        x[k] = old
+    return f_plus, f_minus
+
+
+def _ng_forward(f, x, h=1e-5):
+    grad = np.zeros_like(x)
+    for k in np.ndindex(x.shape):
+        old = x[k]
+        f_0 = float(f(x))
+        x[k] = old + h
+        grad[k] = (float(f(x)) - f_0) / h
+        x[k] = old
+    return grad
+
+
+def _ng_over_h(f, x, h=1e-5):
+    grad = np.zeros_like(x)
+    for k in np.ndindex(x.shape):
+        f_plus, f_minus = _central(f, x, h, k)
+        grad[k] = (f_plus - f_minus) / h
+    return grad
+
+
+def _ng_on_copy(f, x, h=1e-5):
+    return gradcheck.numerical_gradient(f, x.copy(), h)
+
+
+def _ng_ignores_h(f, x, h=1e-5):
+    return gradcheck.numerical_gradient(f, x)
+
+
+def _ng_steps_back(f, x, h=1e-5):
+    grad = np.zeros_like(x)
+    for k in np.ndindex(x.shape):
+        x[k] += h
+        f_plus = float(f(x))
+        x[k] -= 2 * h
+        f_minus = float(f(x))
+        x[k] += h
+        grad[k] = (f_plus - f_minus) / (2 * h)
+    return grad
+
+
+def _ng_no_finally(f, x, h=1e-5):
+    grad = np.zeros_like(x)
+    for k in np.ndindex(x.shape):
+        old = x[k]
+        x[k] = old + h
+        f_plus = float(f(x))
+        x[k] = old - h
+        f_minus = float(f(x))
+        x[k] = old
+        grad[k] = (f_plus - f_minus) / (2 * h)
+    return grad
+
+
+_CUBIC = _Function("f(x) = sum(x**3 + x**2 / 2)", lambda v: float(np.sum(v**3 + 0.5 * v**2)))
+_SIN = _Function("f(x) = sum(sin(x))", lambda v: float(np.sum(np.sin(v))))
+_C_35 = _rng.normal(size=(3, 5))
+_W_35 = _rng.normal(size=(3, 5))
+_MODEL = {"W": _W_35}
+_C_234 = _rng.normal(size=(2, 3, 4))
+_WEIGHTED = _Function("f(x) = sum(c * x**2) with a fixed c of shape (2, 3, 4)",
+                      lambda v: float(np.sum(_C_234 * v**2)))
+_EXP_SUM = _Function("f(x) = 7 + sum(exp(x))", lambda v: 7.0 + float(np.sum(np.exp(v))))
+_UNROUNDABLE = np.array([[0.1, 1.0 / 3.0, -0.0], [1e6 + 0.1, -7.3, 2.0 / 3.0]])
+
+_NUMERICAL = Exercise(
+    name="numerical_gradient",
+    reference=gradcheck.numerical_gradient,
+    adapter=_observe_numerical_gradient,
+    visible=(
+        Case("a polynomial f at x of shape (4,)",
+             (_CUBIC, np.array([1.0, -0.5, 2.0, 0.3]))),
+        Case("f reading x through a model, as a loss reads W: x of shape (3, 5)",
+             (_ReadsModel(_MODEL, _C_35), _W_35)),
+    ),
+    hidden=(
+        Case("h = 0.01: the step must be the h given", (_CUBIC, _rng.normal(size=(2, 3))),
+             {"h": 0.01}),
+        Case("values that x + h - 2h + h does not give back (0.1, -0.0, 1e6 + 0.1, -7.3, 2/3)",
+             (_SIN, _UNROUNDABLE)),
+        Case("f raising an error on its 3rd call: the error must reach the caller, and x "
+             "come back exactly as it was", (_RaisesOnCall(3), _rng.normal(size=(2, 3)))),
+        Case("a 3-D x of shape (2, 3, 4)", (_WEIGHTED, _rng.normal(size=(2, 3, 4)))),
+        Case("a single number, x of shape (1,)", (_EXP_SUM, np.array([-4.0]))),
+    ),
+    hints=(
+        Hint(_ng_forward,
+             "a forward difference (f(x + h) - f(x)) / h, whose error is O(h); use the "
+             "central difference (f(x + h) - f(x - h)) / (2h), whose error is O(h^2)."),
+        Hint(_ng_over_h,
+             "x + h and x - h are 2h apart: divide by 2 * h, not by h."),
+        Hint(_ng_on_copy,
+             "you perturbed a copy of x, so f, which reads x through the model, never saw "
+             "the change: perturb x itself, in place (x[k] = old + h), and restore it."),
+        Hint(_ng_ignores_h, "you ignored h: use the step you are given."),
+        Hint(_ng_no_finally,
+             "when f raises, x is left perturbed: restore x[k] in a `finally:` block "
+             "(try: ... finally: x[k] = old), so it is put back also when f fails."),
+        Hint(_ng_steps_back,
+             "you stepped back by arithmetic (x[k] += h ... x[k] -= 2h ... x[k] += h); in "
+             "floating point 0.1 + h - 2h + h is not 0.1. Save old = x[k] and write it back."),
+    ),
+)
+
+# ---------------------------------------------------------------- relative_error
+
+_A45 = _rng.normal(size=(4, 5))
+_B45 = _A45 + 1e-3 * _rng.normal(size=(4, 5))
+_A3 = np.array([0.5, -2.0, 1.5])
+_A234 = _rng.normal(size=(2, 3, 4))
+
+
+def _re_over_a(a, b):
+    return np.linalg.norm(a - b) / np.linalg.norm(a)
+
+
+def _re_no_zero_guard(a, b):
+    return np.linalg.norm(a - b) / (np.linalg.norm(a) + np.linalg.norm(b))
+
+
+def _re_elementwise(a, b):
+    return np.abs(a - b) / (np.abs(a) + np.abs(b))
+
+
+def _re_l1(a, b):
+    return np.sum(np.abs(a - b)) / (np.sum(np.abs(a)) + np.sum(np.abs(b)))
+
+
+def _re_max_norm(a, b):
+    return np.linalg.norm(a - b) / max(np.linalg.norm(a), np.linalg.norm(b))
+
+
+_RELATIVE = Exercise(
+    name="relative_error",
+    reference=gradcheck.relative_error,
+    visible=(
+        Case("two nearby (4, 5) arrays", (_A45, _B45)),
+        Case("an array against zeros (the error is 1)", (_A3, np.zeros(3))),
+    ),
+    hidden=(
+        Case("two zero arrays: 0, not 0/0", (np.zeros((4, 5)), np.zeros((4, 5)))),
+        Case("opposite signs (the error is 1)", (_A3, -_A3)),
+        Case("orthogonal unit vectors", (np.array([1.0, 0.0]), np.array([0.0, 1.0]))),
+        Case("b = 1000 a", (_A45, 1000.0 * _A45)),
+        Case("3-D arrays of shape (2, 3, 4), in the other order", (_A234 + 0.1, _A234)),
+        Case("one number each", (np.array([2.0]), np.array([2.5]))),
+    ),
+    hints=(
+        Hint(_re_no_zero_guard,
+             "when a and b are both 0 the formula is 0/0: return 0.0 in that case."),
+        Hint(_re_elementwise,
+             "you computed an error per element; relative_error is one number, from the "
+             "Euclidean norms of the whole arrays (np.linalg.norm)."),
+        Hint(_re_over_a,
+             "divide by ||a|| + ||b||, not ||a|| alone: the error must not depend on which "
+             "array comes first, and must be defined when a is 0."),
+        Hint(_re_max_norm, "divide by the sum ||a|| + ||b||, not the larger of the two."),
+        Hint(_re_l1,
+             "use Euclidean norms (np.linalg.norm), not sums of absolute values."),
+    ),
+)
+
+# ---------------------------------------------------------------- gradient_check
+
+
+def _rounding_noise_as_zero(fn):
+    """Run ``fn``; relative errors below NOISE count as 0 (their digits are rounding noise)."""
+    def run(*args, **kwargs):
+        errors = fn(*args, **kwargs)
+        if not isinstance(errors, dict):
+            return errors
+        return {key: (0.0 if _is_noise(value) else value) for key, value in errors.items()}
+    return run
+
+
+def _is_noise(value) -> bool:
+    try:
+        return np.ndim(value) == 0 and 0.0 <= float(value) < NOISE
+    except (TypeError, ValueError):
+        return False
+
+
+def _gc_wrong(copy_x=False, use_h=True, forward_act=True, backward_act=True):
+    """A wrong gradient_check: the reference's steps with one of them done wrong."""
+    def wrong(params, X, y, activation="relu", h=1e-5):
+        fwd = activation if forward_act else "relu"
+        bwd = activation if backward_act else "relu"
+        logits, caches = network.mlp_forward(X, params, fwd)
+        grads = network.mlp_backward(losses.cross_entropy_grad(logits, y), caches, bwd)
+
+        def loss(_):
+            return losses.cross_entropy(network.mlp_forward(X, params, fwd)[0], y)
+
+        errors = {}
+        for key in grads:
+            x = params[key].copy() if copy_x else params[key]
+            numeric = gradcheck.numerical_gradient(loss, x, h if use_h else 1e-5)
+            errors[key] = gradcheck.relative_error(grads[key], numeric)
+        return errors
+    return wrong
+
+
+def _gc_only_weights(params, X, y, activation="relu", h=1e-5):
+    errors = gradcheck.gradient_check(params, X, y, activation, h)
+    return {key: value for key, value in errors.items() if key.startswith("W")}
+
+
+_NOISE_NOTE = "(relative errors below 1e-7 are rounding noise and count as 0)"
+
+_GRADIENT_CHECK = Exercise(
+    name="gradient_check",
+    reference=gradcheck.gradient_check,
+    adapter=_rounding_noise_as_zero,
+    depends={"mlp_backward": network.mlp_backward,
+             "numerical_gradient": gradcheck.numerical_gradient,
+             "relative_error": gradcheck.relative_error},
+    visible=(
+        Case(f"a ReLU network 5 -> 4 -> 3 on N=6 samples, h = 1e-5 {_NOISE_NOTE}",
+             _network_case(51, [5, 4, 3], 6)),
+        Case("a tanh network 3 -> 4 -> 2 on N=5 samples with a large step, h = 0.1, so that "
+             "the O(h^2) error of central differences shows",
+             _network_case(52, [3, 4, 2], 5), {"activation": "tanh", "h": 0.1}),
+    ),
+    hidden=(
+        Case("a sigmoid network 4 -> 6 -> 5 -> 3 on N=7 samples, h = 0.05",
+             _network_case(53, [4, 6, 5, 3], 7), {"activation": "sigmoid", "h": 0.05}),
+        Case(f"a single linear layer 3 -> 4 on N=5 samples {_NOISE_NOTE}",
+             _network_case(54, [3, 4], 5), {"activation": "tanh"}),
+        Case(f"a ReLU network 6 -> 5 -> 4 -> 3 on N=4 samples {_NOISE_NOTE}",
+             _network_case(55, [6, 5, 4, 3], 4), {"activation": "relu"}),
+        Case("an ELU network 2 -> 3 -> 2 on N=3 samples, h = 0.2",
+             _network_case(56, [2, 3, 2], 3), {"activation": "elu", "h": 0.2}),
+    ),
+    hints=(
+        Hint(_gc_wrong(copy_x=True),
+             "every relative error is 1: your numerical gradient is 0, because the loss never "
+             "saw the perturbation. Recompute the loss inside f from params (f = lambda _: "
+             "cross_entropy(mlp_forward(X, params, activation)[0], y)) and pass params[key] "
+             "itself to numerical_gradient, not a copy."),
+        Hint(_gc_wrong(use_h=False), "pass h on to numerical_gradient."),
+        Hint(_gc_wrong(backward_act=False),
+             "pass `activation` on to mlp_backward too: the backward pass must use the "
+             "forward pass's activation."),
+        Hint(_gc_wrong(forward_act=False),
+             "pass `activation` on to mlp_forward, in both places (the analytic gradient and "
+             "the loss inside f)."),
+        Hint(_gc_wrong(forward_act=False, backward_act=False),
+             "pass `activation` on to mlp_forward and mlp_backward: you checked a ReLU "
+             "network whatever the activation."),
+        Hint(_gc_only_weights,
+             "check every parameter, the biases b1, b2, … too: one entry per key of params."),
+    ),
+)
+
+EXERCISES = {
+    "dense_backward": _DENSE,
+    "activation_backward": _ACTIVATION,
+    "mlp_backward": _MLP,
+    "numerical_gradient": _NUMERICAL,
+    "relative_error": _RELATIVE,
+    "gradient_check": _GRADIENT_CHECK,
+}
