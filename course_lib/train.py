@@ -65,6 +65,7 @@ def fit(
     patience=None,
     seed=0,
     progress=True,
+    callback=None,
 ):
     """Train ``model`` with minibatch updates and return the per-epoch history.
 
@@ -89,6 +90,9 @@ def fit(
     seed : int, default 0
     progress : bool, default True
         Show a progress bar (a widget in notebooks, text in a terminal).
+    callback : callable, optional
+        ``callback(epoch, history)`` after every epoch, e.g. to draw a live loss
+        curve; training stops when it returns True.
 
     Returns
     -------
@@ -144,6 +148,8 @@ def fit(
                     if since_best >= patience:
                         break
         bar.set_postfix(postfix, refresh=False)
+        if callback is not None and callback(epoch, history):
+            break
     bar.close()
     if best_params is not None:
         for key, value in best_params.items():

@@ -303,3 +303,25 @@ def test_fit_bad_arguments_raise(kwargs, match):
         fit(model, X, y, **args)
     for key in before:
         np.testing.assert_array_equal(model.params[key], before[key])
+
+
+def test_callback_sees_every_epoch_and_can_stop_training():
+    """callback(epoch, history) runs after each epoch with the history so far; True stops."""
+    X, y = make_moons(n_samples=60, noise=0.1, seed=0)
+    seen = []
+
+    def callback(epoch, history):
+        seen.append((epoch, len(history["loss"])))
+        return epoch == 2
+
+    history = fit(MLP([2, 8, 2], seed=0), X, y, optimizer=Adam(lr=0.01), epochs=10,
+                  batch_size=16, progress=False, callback=callback)
+    assert seen == [(0, 1), (1, 2), (2, 3)]
+    assert len(history["loss"]) == 3
+
+    # a callback that never stops leaves the numbers exactly as without one
+    plain = fit(MLP([2, 8, 2], seed=0), X, y, optimizer=Adam(lr=0.01), epochs=4,
+                batch_size=16, progress=False)
+    watched = fit(MLP([2, 8, 2], seed=0), X, y, optimizer=Adam(lr=0.01), epochs=4,
+                  batch_size=16, progress=False, callback=lambda epoch, history: False)
+    assert plain == watched

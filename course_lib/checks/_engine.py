@@ -302,10 +302,13 @@ def _compare_arrays(exp_arr, got) -> str | None:
 
 
 def _as_float_tree(value):
+    """Hard-coded expected values as arrays: float64, except whole counts written as ints."""
     if isinstance(value, dict):
         return {k: _as_float_tree(v) for k, v in value.items()}
     if isinstance(value, tuple):
         return tuple(_as_float_tree(v) for v in value)
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        return np.asarray(value, dtype=np.int64)
     return np.asarray(value, dtype=np.float64)
 
 
