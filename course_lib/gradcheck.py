@@ -47,16 +47,22 @@ def numerical_gradient(f, x, h=1e-5):
         )
     grad = np.zeros_like(x)
     for k in np.ndindex(x.shape):
-        old = x[k]
-        try:
-            x[k] = old + h
-            f_plus = float(f(x))
-            x[k] = old - h
-            f_minus = float(f(x))
-        finally:
-            x[k] = old
+        f_plus, f_minus = _nudged(f, x, h, k)
         grad[k] = (f_plus - f_minus) / (2.0 * h)
     return grad
+
+
+def _nudged(f, x, h, k):
+    """(f(x + h e_k), f(x - h e_k)), with x[k] restored afterwards even when f raises."""
+    old = x[k]
+    try:
+        x[k] = old + h
+        f_plus = float(f(x))
+        x[k] = old - h
+        f_minus = float(f(x))
+    finally:
+        x[k] = old
+    return f_plus, f_minus
 
 
 def relative_error(a, b):
