@@ -1,0 +1,144 @@
+"""``nncourse``: the instructor's whole job, one command per step, built on nbgrader.
+
+Run from the course folder (the one with nbgrader_config.py), or pass ``--course``::
+
+    nncourse release [ASSIGNMENT ...]        # solutions/ -> notebooks/ (nbgrader generate_assignment)
+    nncourse collect ASSIGNMENT SOURCE       # an LMS zip or a folder -> submitted/
+    nncourse grade [ASSIGNMENT ...]          # autograde every submission, every core; report
+    nncourse feedback ASSIGNMENT             # HTML feedback for each student -> feedback/
+    nncourse export [--to grades.csv]        # every grade as CSV (nbgrader export)
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+__all__ = ["main"]
+
+
+def main(argv=None) -> int:
+    """Entry point of the ``nncourse`` console script; returns the exit status."""
+    args = _parser().parse_args(argv)
+    args.course = Path(args.course).resolve()
+    if not (args.course / "nbgrader_config.py").exists():
+        print(f"nncourse: {args.course} has no nbgrader_config.py: run it from the course "
+              f"folder or pass --course", file=sys.stderr)
+        return 2
+    return args.run(args)
+
+
+def _parser():
+    parser = argparse.ArgumentParser(prog="nncourse", description=__doc__.splitlines()[0])
+    parser.add_argument("--course", default=".", help="the course folder (default: here)")
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    release = commands.add_parser("release", help="regenerate notebooks/ from solutions/")
+    release.add_argument("assignments", nargs="*", help="default: every assignment")
+    release.set_defaults(run=_release)
+
+    collect = commands.add_parser("collect", help="put an LMS zip or folder into submitted/")
+    collect.add_argument("assignment")
+    collect.add_argument("source", type=Path, help="a .zip file or a folder of submissions")
+    collect.add_argument("--overwrite", action="store_true",
+                         help="replace submissions already collected (default: keep them)")
+    collect.set_defaults(run=_collect)
+
+    grade = commands.add_parser("grade", help="autograde every submission and report")
+    grade.add_argument("assignments", nargs="*", help="default: every assignment")
+    grade.add_argument("--workers", type=int, default=None, help="default: every core")
+    grade.add_argument("--no-progress", action="store_true", help="no progress bar")
+    grade.add_argument("--reports", type=Path, default=Path("reports"),
+                       help="where to save each assignment's report (default: reports/)")
+    grade.set_defaults(run=_grade)
+
+    feedback = commands.add_parser("feedback", help="HTML feedback for every graded student")
+    feedback.add_argument("assignment")
+    feedback.set_defaults(run=_feedback)
+
+    export = commands.add_parser("export", help="every grade as CSV")
+    export.add_argument("--to", default="grades.csv", help="the CSV file (default: grades.csv)")
+    export.set_defaults(run=_export)
+    return parser
+
+
+def _assignments(course: Path, names) -> list[str]:
+    known = sorted(p.name for p in (course / "solutions").iterdir() if p.is_dir()
+                   and not p.name.startswith("."))
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise SystemExit(f"nncourse: no assignment {', '.join(unknown)} in solutions/; "
+                         f"the assignments are {', '.join(known)}")
+    return list(names) or known
+
+
+def _release(args) -> int:
+    from .pipeline import load_api
+
+    api = load_api(args.course)
+    status = 0
+    for assignment in _assignments(args.course, args.assignments):
+        result = api.generate_assignment(assignment, force=True, create=True)
+        print(f"{assignment}: {'released' if result['success'] else 'FAILED'}")
+        if not result["success"]:
+            print(result.get("error") or result.get("log"), file=sys.stderr)
+            status = 1
+    return status
+
+
+def _collect(args) -> int:
+    from .collect import collect
+
+    report = collect(args.course, args.assignment, args.source, overwrite=args.overwrite)
+    print(report.summary())
+    return 0
+
+
+def _grade(args) -> int:
+    from .pipeline import grade, released, submissions
+    from .report import build_report, format_report, save_report
+
+    assignments = _assignments(args.course, args.assignments)
+    if not args.assignments:  # every assignment that has submissions
+        assignments = [a for a in assignments if submissions(args.course, a)]
+    unreleased = [a for a in assignments if a not in released(args.course)]
+    if unreleased:
+        print(f"nncourse: {', '.join(unreleased)} not in the gradebook yet: run "
+              f"`nncourse release {' '.join(unreleased)}` first", file=sys.stderr)
+        return 2
+    if not assignments:
+        print("nncourse: no submissions under submitted/ to grade", file=sys.stderr)
+        return 2
+    jobs = grade(args.course, assignments, workers=args.workers, progress=not args.no_progress)
+    for assignment in assignments:
+        report = build_report(args.course, assignment, jobs)
+        print(format_report(report))
+        folder = args.reports if args.reports.is_absolute() else args.course / args.reports
+        paths = save_report(report, folder / assignment)
+        print(f"saved: {', '.join(str(p.relative_to(args.course)) for p in paths)}\n")
+    return 0
+
+
+def _feedback(args) -> int:
+    from .pipeline import load_api
+
+    result = load_api(args.course).generate_feedback(args.assignment)
+    print(f"{args.assignment}: feedback {'written to feedback/' if result['success'] else 'FAILED'}")
+    if not result["success"]:
+        print(result.get("error") or result.get("log"), file=sys.stderr)
+    return 0 if result["success"] else 1
+
+
+def _export(args) -> int:
+    # nbgrader's own exporter (its CSV plugin), as `nbgrader export` runs it
+    done = subprocess.run([sys.executable, "-m", "nbgrader", "export", "--to", args.to],
+                          cwd=args.course)
+    if done.returncode == 0:
+        print(f"grades written to {args.to}")
+    return done.returncode
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
