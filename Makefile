@@ -1,7 +1,8 @@
 # nn-course: every target sets up what it needs itself.
 #   make lab      set up and open the course in JupyterLab
 #   make test     set up and run every test
-#   make bench    set up and run the benchmarks
+#   make bench    set up and run the training benchmark
+#   make bench-grade  set up and time grading a class: nncourse against plain nbgrader
 #   make release  regenerate notebooks/ (student release) from solutions/
 
 PYTHON ?= python3
@@ -14,7 +15,7 @@ ASSIGNMENTS := $(notdir $(wildcard solutions/[0-9]*))
 export PATH := $(BIN):$(PATH)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: venv lab test bench release lint clean
+.PHONY: venv lab test bench bench-grade release lint clean
 
 venv: $(STAMP)
 
@@ -37,6 +38,9 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_train.py
+
+bench-grade: $(STAMP)
+	$(BIN)/python bench/bench_grade.py
 
 release: $(STAMP)
 	@for a in $(ASSIGNMENTS); do \

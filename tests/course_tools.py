@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -80,3 +81,17 @@ def graded_cells(nb) -> dict[str, dict]:
 def exercise_of(grade_id: str) -> str:
     """The exercise a test cell belongs to: ``relu-visible`` and ``relu-hidden`` -> ``relu``."""
     return grade_id.rsplit("-", 1)[0]
+
+
+_MARKER = re.compile(r"^\s*### (BEGIN|END) SOLUTION\s*$", re.MULTILINE)
+
+
+def answered(release_nb, source_nb):
+    """The release notebook with every solution cell filled in as the instructor did."""
+    nb = nbformat.from_dict(release_nb)
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("solution"):
+            source = cell_by_grade_id(source_nb, meta["grade_id"]).source
+            cell.source = _MARKER.sub("", source)
+    return nb

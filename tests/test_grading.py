@@ -19,6 +19,7 @@ import pytest
 from course_tools import (
     ASSIGNMENTS,
     RELEASE,
+    answered,
     cell_by_grade_id,
     exercise_of,
     graded_cells,
@@ -38,20 +39,6 @@ WRONG = {
     for folder, _ in ASSIGNMENTS
 }
 
-_MARKER = re.compile(r"^\s*### (BEGIN|END) SOLUTION\s*$", re.MULTILINE)
-
-
-def _answered(release_nb, source_nb):
-    """The release notebook with every solution cell filled in as the instructor did."""
-    nb = nbformat.from_dict(release_nb)
-    for cell in nb.cells:
-        meta = cell.metadata.get("nbgrader", {})
-        if meta.get("solution"):
-            source = cell_by_grade_id(source_nb, meta["grade_id"]).source
-            cell.source = _MARKER.sub("", source)
-    return nb
-
-
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     """graded(folder, name) -> a scratch course where that assignment is released,
@@ -63,10 +50,10 @@ def graded(tmp_path_factory):
             path = make_course(tmp_path_factory.mktemp(folder), [folder])
             release = nbformat.read(path / "notebooks" / folder / f"{name}.ipynb", as_version=4)
             source = nbformat.read(path / "solutions" / folder / f"{name}.ipynb", as_version=4)
-            submit(path, "solution", folder, name, _answered(release, source))
+            submit(path, "solution", folder, name, answered(release, source))
             submit(path, "untouched", folder, name, release)
             for student, case in WRONG[folder].items():
-                nb = _answered(release, source)
+                nb = answered(release, source)
                 cell_by_grade_id(nb, case["cell"]).source = case["source"]
                 submit(path, student, folder, name, nb)
             nbgrader(path, "autograde", folder)

@@ -15,8 +15,7 @@ import hashlib
 
 import nbformat
 import pytest
-from course_tools import cell_by_grade_id, make_course, submit
-from test_grading import _answered
+from course_tools import answered, cell_by_grade_id, make_course, submit
 
 from course_lib.grading.cli import main
 
@@ -36,16 +35,16 @@ def graded_class(tmp_path_factory):
     with (course / "nbgrader_config.py").open("a") as config:
         config.write("\nc.Execute.timeout = 15  # short, so that the test of a hung cell is quick\n")
     release = nbformat.read(course / "notebooks" / FOLDER / f"{NAME}.ipynb", as_version=4)
-    answered = _answered(release, nbformat.read(course / "solutions" / FOLDER / f"{NAME}.ipynb",
+    full = answered(release, nbformat.read(course / "solutions" / FOLDER / f"{NAME}.ipynb",
                                                 as_version=4))
-    submit(course, "alice", FOLDER, NAME, answered)
+    submit(course, "alice", FOLDER, NAME, full)
     submit(course, "bob", FOLDER, NAME, release)
     submit(course, "carol", FOLDER, NAME,
-           _with_cell(answered, "relu", "def relu(x):\n    return x\n"))
+           _with_cell(full, "relu", "def relu(x):\n    return x\n"))
     submit(course, "dave", FOLDER, NAME,
-           _with_cell(answered, "relu", "def relu(x):\n    while True:\n        pass\n"))
+           _with_cell(full, "relu", "def relu(x):\n    while True:\n        pass\n"))
     submit(course, "erin", FOLDER, NAME,
-           _with_cell(answered, "softmax", "import os\nos._exit(1)\n"))
+           _with_cell(full, "softmax", "import os\nos._exit(1)\n"))
     broken = course / "submitted" / "frank" / FOLDER / f"{NAME}.ipynb"
     broken.parent.mkdir(parents=True)
     broken.write_bytes(b'{"cells": [ this is not json \xff')
