@@ -89,11 +89,15 @@ def _release(args) -> int:
 
 
 def _collect(args) -> int:
-    from .collect import collect
+    from .collect import CollectError, collect
 
-    report = collect(args.course, args.assignment, args.source, overwrite=args.overwrite)
+    try:
+        report = collect(args.course, args.assignment, args.source, overwrite=args.overwrite)
+    except CollectError as exc:  # nothing was written: say why
+        print(f"nncourse collect: {exc}", file=sys.stderr)
+        return 1
     print(report.summary())
-    return 0
+    return 1 if report.skipped else 0  # a skipped student needs the instructor's decision
 
 
 def _grade(args) -> int:
