@@ -108,3 +108,20 @@ def test_cases_are_the_same_every_run():
     again = [case.args[0] for case in reloaded.EXERCISES["relu"].visible + reloaded.EXERCISES["relu"].hidden]
     for a, b in zip(first, again, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_a_failing_check_puts_the_students_helpers_back_at_once():
+    # mlp_forward depends on dense_forward: the check swaps in the reference while it runs,
+    # and must put the student's own back even when it stops at a failure
+    namespace = {"np": np}
+    exec(
+        "def dense_forward(X, W, b):\n"
+        "    return X @ W.T\n"
+        "def mlp_forward(X, params, activation='relu'):\n"
+        "    return None, []\n",
+        namespace,
+    )
+    own = namespace["dense_forward"]
+    with pytest.raises(ExerciseFailed):
+        check("mlp_forward", namespace["mlp_forward"])
+    assert namespace["dense_forward"] is own

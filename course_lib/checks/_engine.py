@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["Case", "Hint", "Exercise", "ExerciseFailed", "run_exercise", "check_values"]
+__all__ = ["Case", "Hint", "Exercise", "ExerciseFailed", "Outcome", "Signature", "observe", "judge",
+           "judge_values", "run_exercise", "check_values", "signature_of"]
 
 RTOL = 1e-7  # a correct float64 implementation agrees far better than this
 ATOL = 1e-12  # values this close to 0 are 0 (e.g. 1 - tanh(x)**2 for large x)
@@ -75,65 +76,105 @@ class Exercise:
     depends: dict = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """What one call of the student's function did, recorded where it ran.
+
+    Judging an outcome (:func:`judge`) needs nothing from the interpreter that made it,
+    so the instructor's grader can judge outcomes recorded in a student's kernel.
+    """
+
+    status: str  # "returned", "raised", "not-implemented" or "overflow"
+    value: object = None  # what it returned; for "overflow", what it returns with warnings off
+    error: str = ""  # "TypeError: message" when it raised, NumPy's message for "overflow"
+    error_types: tuple = ()  # the names of the raised exception's classes
+    args_after: tuple = ()  # the arrays among the arguments after the call (in-place changes)
+
+
+@dataclass(frozen=True)
+class Signature:
+    """Whether the student's object can be called, and its parameter names."""
+
+    callable: bool
+    type_name: str
+    params: tuple
+
+
+def signature_of(fn) -> Signature:
+    return Signature(callable(fn), type(fn).__name__, tuple(_params(fn)) if callable(fn) else ())
+
+
+def observe(exercise: Exercise, fn, *, hidden: bool = False):
+    """Call ``fn`` on every case of ``exercise``, yielding an :class:`Outcome` per case.
+
+    The exercises it depends on are swapped for their references while it runs.
+    """
+    adapt = exercise.adapter or (lambda f: f)
+    student = adapt(fn)
+    with _references_in_place_of(fn, exercise.depends):
+        for case in _cases(exercise, hidden):
+            yield _observe_call(student, case)
+
+
+def judge(exercise: Exercise, signature: Signature, outcomes, *, hidden: bool = False) -> int:
+    """Raise :class:`ExerciseFailed` at the first outcome that is wrong; else return the count.
+
+    ``outcomes`` may be a generator (as :func:`observe` gives): judging stops at
+    the first failure, so no case after it runs.
+    """
+    name = exercise.name
+    _judge_signature(name, signature, exercise.params or _params(exercise.reference))
+    adapt = exercise.adapter or (lambda f: f)
+    reference = adapt(exercise.reference)
+    hints = tuple(Hint(adapt(h.wrong), h.message) for h in exercise.hints)
+    cases = _cases(exercise, hidden)
+    n = 0
+    for case, outcome in zip(cases, outcomes, strict=False):
+        n += 1
+        if case.raises:
+            _judge_raise(name, case, outcome, hints)
+            continue
+        got = _judge_call(name, case, outcome, hints)
+        expected = reference(*copy.deepcopy(case.args), **copy.deepcopy(case.kwargs))
+        mismatch = _compare(expected, got, exercise.outputs)
+        if mismatch:
+            hint = _matching_hint(hints, case, got, exercise.outputs)
+            raise ExerciseFailed(_report(name, case, mismatch, hint, _params(exercise.reference)))
+    if n != len(cases):
+        raise ExerciseFailed(f"{name}: only {n} of the {len(cases)} checks ran.")
+    return n
+
+
 def run_exercise(exercise: Exercise, fn, *, hidden: bool = False) -> int:
     """Check ``fn`` against ``exercise``; raise :class:`ExerciseFailed` at the first problem.
 
     Returns the number of cases that passed (all of them).
     """
-    name = exercise.name
-    _check_callable(name, fn, exercise.params or _params(exercise.reference))
-    adapt = exercise.adapter or (lambda f: f)
-    reference, student = adapt(exercise.reference), adapt(fn)
-    hints = tuple(Hint(adapt(h.wrong), h.message) for h in exercise.hints)
-    cases = exercise.visible + (exercise.hidden if hidden else ())
-    with _references_in_place_of(fn, exercise.depends):
-        for case in cases:
-            if case.raises:
-                _expect_raise(name, student, case, hints)
-                continue
-            expected = reference(*copy.deepcopy(case.args), **copy.deepcopy(case.kwargs))
-            got = _call(name, student, case, hints)
-            mismatch = _compare(expected, got, exercise.outputs)
-            if mismatch:
-                hint = _matching_hint(hints, case, got, exercise.outputs)
-                raise ExerciseFailed(
-                    _report(name, case, mismatch, hint, _params(exercise.reference))
-                )
-    return len(cases)
+    signature = signature_of(fn)
+    if not signature.callable:
+        return judge(exercise, signature, (), hidden=hidden)
+    # closing: a failure stops the generator at once, which puts back the student's
+    # functions that `depends` swapped out (a lingering generator would keep them swapped)
+    with contextlib.closing(observe(exercise, fn, hidden=hidden)) as outcomes:
+        return judge(exercise, signature, outcomes, hidden=hidden)
+
+
+def _cases(exercise: Exercise, hidden: bool) -> tuple:
+    return exercise.visible + (exercise.hidden if hidden else ())
 
 
 def check_values(name: str, fn, args: tuple, expected, kwargs: dict | None = None) -> None:
     """Check ``fn(*args, **kwargs)`` against hard-coded ``expected`` values."""
     case = Case("hand-worked values", tuple(args), kwargs or {})
-    got = _call(name, fn, case)
+    judge_values(name, case, _observe_call(fn, case), expected, _params(fn))
+
+
+def judge_values(name: str, case: Case, outcome: Outcome, expected, params=()) -> None:
+    """Raise :class:`ExerciseFailed` when ``outcome`` is not the hard-coded ``expected``."""
+    got = _judge_call(name, case, outcome)
     mismatch = _compare(_as_float_tree(expected), got)
     if mismatch:
-        raise ExerciseFailed(_report(name, case, mismatch, None, _params(fn)))
-
-
-def _expect_raise(name, fn, case: Case, hints=()):
-    """The call must raise ``case.raises``: returning anything is the failure."""
-    where = case.call_text(name)
-    try:
-        with np.errstate(all="ignore"):
-            got = fn(*copy.deepcopy(case.args), **copy.deepcopy(case.kwargs))
-    except case.raises:
-        return
-    except NotImplementedError:
-        raise ExerciseFailed(
-            f"{name} is not implemented yet: replace `raise NotImplementedError()` "
-            f"with your code and run its cell again."
-        ) from None
-    except Exception as exc:
-        raise ExerciseFailed(
-            f"{where} should raise {case.raises.__name__} ({case.label}); "
-            f"it raised {type(exc).__name__}: {exc}"
-        ) from None
-    hint = _matching_hint(hints, case, got)
-    raise ExerciseFailed(
-        f"{where} should raise {case.raises.__name__} ({case.label}); it returned "
-        f"{_short(got)}" + (f"\n  Likely mistake: {hint}" if hint else "")
-    )
+        raise ExerciseFailed(_report(name, case, mismatch, None, params))
 
 
 @contextlib.contextmanager
@@ -166,13 +207,13 @@ def _namespace(fn):
     return getattr(fn, "__globals__", None)
 
 
-def _check_callable(name, fn, wanted):
-    if not callable(fn):
+def _judge_signature(name, signature: Signature, wanted):
+    if not signature.callable:
         raise ExerciseFailed(
-            f"{name} should be a function, but it is {type(fn).__name__}: "
+            f"{name} should be a function, but it is {signature.type_name}: "
             f"did you overwrite it? Re-run the cell that defines {name}."
         )
-    given = _params(fn)
+    given = list(signature.params)
     if wanted and given and given[: len(wanted)] != list(wanted):
         raise ExerciseFailed(
             f"{name} should take the parameters ({', '.join(wanted)}); yours takes "
@@ -180,40 +221,82 @@ def _check_callable(name, fn, wanted):
         )
 
 
-def _call(name, fn, case: Case, hints=()):
-    """Call ``fn`` on copies of the case's inputs, check it left them alone."""
+def _observe_call(fn, case: Case) -> Outcome:
+    """Call ``fn`` on copies of the case's inputs and record what happened."""
     args, kwargs = copy.deepcopy(case.args), copy.deepcopy(case.kwargs)
-    where = case.call_text(name)
     try:
-        with np.errstate(over="raise", divide="raise", invalid="raise"):
-            got = fn(*args, **kwargs)
+        if case.raises:
+            with np.errstate(all="ignore"):
+                got = fn(*args, **kwargs)
+        else:
+            with np.errstate(over="raise", divide="raise", invalid="raise"):
+                got = fn(*args, **kwargs)
     except NotImplementedError:
-        raise ExerciseFailed(
-            f"{name} is not implemented yet: replace `raise NotImplementedError()` "
-            f"with your code and run its cell again."
-        ) from None
+        return Outcome("not-implemented")
     except FloatingPointError as exc:
-        # Which mistake? Run it again with the warnings off and compare with the known ones.
+        # Which mistake? Run it again with the warnings off, to compare with the known ones.
         try:
             with np.errstate(all="ignore"):
                 quiet = fn(*copy.deepcopy(case.args), **copy.deepcopy(case.kwargs))
         except Exception:
             quiet = None
+        return Outcome("overflow", value=quiet, error=str(exc))
+    except ExerciseFailed as exc:  # an adapter's own verdict, already in plain words
+        return Outcome("raised", error=str(exc), error_types=("ExerciseFailed",))
+    except Exception as exc:  # the student's error, whatever it is, is the feedback
+        return Outcome("raised", error=f"{type(exc).__name__}: {exc}",
+                       error_types=tuple(c.__name__ for c in type(exc).__mro__))
+    return Outcome("returned", value=got, args_after=tuple(_arrays(args, kwargs)))
+
+
+def _not_implemented(name) -> ExerciseFailed:
+    return ExerciseFailed(
+        f"{name} is not implemented yet: replace `raise NotImplementedError()` "
+        f"with your code and run its cell again."
+    )
+
+
+def _judge_raise(name, case: Case, outcome: Outcome, hints=()):
+    """The call had to raise ``case.raises``: returning anything is the failure."""
+    where = case.call_text(name)
+    wanted = case.raises.__name__
+    if outcome.status == "raised" and wanted in outcome.error_types:
+        return
+    if outcome.status == "not-implemented":
+        raise _not_implemented(name)
+    if outcome.status == "raised":
+        raise ExerciseFailed(f"{where} should raise {wanted} ({case.label}); "
+                             f"it raised {outcome.error}")
+    hint = _matching_hint(hints, case, outcome.value)
+    raise ExerciseFailed(
+        f"{where} should raise {wanted} ({case.label}); it returned "
+        f"{_short(outcome.value)}" + (f"\n  Likely mistake: {hint}" if hint else "")
+    )
+
+
+def _judge_call(name, case: Case, outcome: Outcome, hints=()):
+    """What the call returned, once it is known to have returned properly."""
+    where = case.call_text(name)
+    if outcome.status == "not-implemented":
+        raise _not_implemented(name)
+    if outcome.status == "overflow":
+        quiet = outcome.value
         hint = _matching_hint(hints, case, quiet) if quiet is not None else None
         raise ExerciseFailed(
-            f"{where} failed for {case.label}: NumPy reports '{exc}'.\n"
+            f"{where} failed for {case.label}: NumPy reports '{outcome.error}'.\n"
             f"  Your formula overflows, divides by zero or computes an invalid value (such as "
             f"the log of a negative number, or inf - inf) for these inputs.\n"
             f"  Likely mistake: "
             + (hint or "the naive formula; use the numerically stable form from the text.")
-        ) from None
-    except ExerciseFailed:  # an adapter's own verdict, already in plain words
-        raise
-    except Exception as exc:  # the student's error, whatever it is, is the feedback
-        raise ExerciseFailed(
-            f"{where} raised {type(exc).__name__}: {exc}\n  (case: {case.label})"
-        ) from None
-    for before, after in zip(_arrays(case.args, case.kwargs), _arrays(args, kwargs), strict=True):
+        )
+    if outcome.status == "raised":
+        if outcome.error_types == ("ExerciseFailed",):
+            raise ExerciseFailed(outcome.error)
+        raise ExerciseFailed(f"{where} raised {outcome.error}\n  (case: {case.label})")
+    before_all = _arrays(case.args, case.kwargs)
+    if len(outcome.args_after) != len(before_all):
+        raise ExerciseFailed(f"{where}: its inputs could not be compared after the call.")
+    for before, after in zip(before_all, outcome.args_after, strict=True):
         if not np.array_equal(before, after, equal_nan=True):
             raise ExerciseFailed(
                 f"{where} changed its input in place (case: {case.label}).\n"
@@ -221,9 +304,9 @@ def _call(name, fn, case: Case, hints=()):
                 f"  Compute a new array (e.g. np.maximum(x, 0), or x.copy() first) instead "
                 f"of assigning into the argument."
             )
-    if got is None:
+    if outcome.value is None:
         raise ExerciseFailed(f"{where} returned None: did you forget `return`?")
-    return got
+    return outcome.value
 
 
 @dataclass(frozen=True)
