@@ -27,6 +27,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
+from . import _record
 from ._engine import Exercise, ExerciseFailed, _references_in_place_of, run_exercise
 from ._engine import check_values as _check_values
 
@@ -72,6 +73,9 @@ def check(name: str, fn, *, hidden: bool = False) -> None:
     ExerciseFailed
         At the first case that fails, with what to fix.
     """
+    if _record.recording():  # the instructor is grading: the grader judges
+        _record.record_check(_exercise(name), fn, hidden)
+        return
     passed = run_exercise(_exercise(name), fn, hidden=hidden)
     scope = "visible and hidden" if hidden else "visible"
     print(f"\u2714 {name}: all {passed} {scope} checks passed.")
@@ -104,6 +108,9 @@ def check_values(name: str, fn, args: tuple, expected, kwargs: dict | None = Non
     references while it runs.
     """
     depends = _EXERCISES[name].depends if name in _EXERCISES else {}
+    if _record.recording():  # the instructor is grading: the grader judges
+        _record.record_values(name, fn, args, kwargs, depends)
+        return
     with _references_in_place_of(fn, depends):
         _check_values(name, fn, args, expected, kwargs)
 

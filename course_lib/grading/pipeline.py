@@ -49,8 +49,20 @@ def load_api(course_root: Path):
         config.merge(PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config())
     config.CourseDirectory.root = str(root)
     config.CourseDirectory.db_url = f"sqlite:///{root / 'gradebook.db'}?timeout={DB_BUSY_TIMEOUT}"
+    config.Autograde.autograde_preprocessors = _autograde_steps()
     coursedir = CourseDirectory(config=config)
     return NbGraderAPI(coursedir=coursedir, config=config)
+
+
+def _autograde_steps() -> list:
+    """nbgrader's autograde preprocessors, with its Execute replaced by GradingExecute."""
+    from nbgrader.converters import Autograde
+    from nbgrader.preprocessors import Execute
+
+    from .execute import GradingExecute
+
+    steps = Autograde.class_traits()["autograde_preprocessors"].default()
+    return [GradingExecute if step is Execute else step for step in steps]
 
 
 def submissions(course_root: Path, assignment: str) -> list[str]:

@@ -1,0 +1,225 @@
+"""nbgrader's Execute step, made safe for hostile notebooks.
+
+:class:`GradingExecute` replaces nbgrader's ``Execute`` preprocessor in ``Autograde``.
+Over nbgrader's behaviour it adds:
+
+- **verdicts from the grader**: in the kernel, ``check`` and ``check_values``
+  only record the student's answers (``NNCOURSE_RECORD_DIR``); after each test
+  cell the grader judges them against the cell's source in the gradebook
+  (:mod:`course_lib.grading.judge`) and writes the cell's outputs itself: an
+  error output when the test fails, a line of text when it passes. What the
+  kernel printed, patched or hid cannot change a score.
+- **a time limit for the whole notebook** on top of the per-cell ``timeout``;
+- **a dead or hung kernel costs only that cell**: the kernel is started again,
+  the cells that ran before are replayed (their outputs kept from the first run),
+  the cell that killed it is marked, and grading goes on with the next cell;
+- **output capped by bytes while it streams**, so a cell printing without end
+  cannot fill the grader's memory.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from nbformat.v4 import new_output
+from nbgrader.preprocessors import Execute
+from traitlets import Integer
+
+from . import judge
+
+__all__ = ["GradingExecute"]
+
+RECORD_DIR_VARIABLE = "NNCOURSE_RECORD_DIR"
+
+
+class _OutOfTime(Exception):
+    """The notebook's time limit is reached."""
+
+
+class GradingExecute(Execute):
+    notebook_timeout = Integer(
+        900, help="Seconds the whole notebook may run, restarts included."
+    ).tag(config=True)
+    max_output_bytes = Integer(
+        1_000_000, help="Bytes of output kept per cell; the rest is cut while it streams."
+    ).tag(config=True)
+    max_restarts = Integer(
+        5, help="Times the kernel is started again after dying or hanging, per notebook."
+    ).tag(config=True)
+
+    def preprocess(self, nb, resources=None, km=None):
+        from nbclient import NotebookClient
+
+        NotebookClient.__init__(self, nb, km)
+        self.reset_execution_trackers()
+        self._check_assign_resources(resources)
+        self._plans = self._test_cell_plans(nb, resources or {})
+        self._output_bytes: dict[int, int] = {}
+        self._cell_limit = self.timeout
+        self._workdir = Path(tempfile.mkdtemp(prefix="nncourse-grading-"))
+        self._records = self._workdir / "records"
+        self._records.mkdir()
+        try:
+            self._run_all(nb)
+        finally:
+            shutil.rmtree(self._workdir, ignore_errors=True)
+        self.set_widgets_metadata()
+        return self.nb, self.resources
+
+    # -- the run, with restarts ------------------------------------------------------
+
+    def _run_all(self, nb):
+        deadline = time.monotonic() + self.notebook_timeout
+        code = [i for i, cell in enumerate(nb.cells) if cell.cell_type == "code"]
+        ran: list[int] = []  # cells that ran cleanly enough to replay after a restart
+        position, restarts = 0, 0
+        while position < len(code):
+            index = None
+            try:
+                with self.setup_kernel(env=self._kernel_env()):
+                    self.wait_for_reply(self.kc.kernel_info())
+                    for index in list(ran):
+                        self._replay(nb.cells[index], index, deadline)
+                    for position in range(position, len(code)):  # noqa: B020 (resumed below)
+                        index = code[position]
+                        self._run_cell(nb.cells[index], index, deadline)
+                        if index not in self._plans:
+                            ran.append(index)
+                    position = len(code)
+            except _OutOfTime:
+                for later in code[position:]:
+                    self._mark(nb.cells[later], later, "NotebookTimeLimit",
+                               f"not run: the notebook's time limit ({self.notebook_timeout} s) "
+                               f"was reached before this cell")
+                return
+            except (DeadKernelError, CellTimeoutError) as exc:
+                if index is None:  # the kernel did not even start
+                    raise
+                restarts += 1
+                died = isinstance(exc, DeadKernelError)
+                what = ("the kernel died while this cell ran (out of memory, or the code crashed "
+                        "it)" if died else
+                        f"this cell ran past its time limit ({self.timeout} s) and was stopped")
+                if index in ran:  # it died while replaying a cell that ran before
+                    ran.remove(index)
+                else:
+                    position += 1
+                self._mark(nb.cells[index], index, "DeadKernelError" if died else
+                           "CellTimeoutError", what + "; grading went on with a fresh kernel")
+                if restarts > self.max_restarts:
+                    for later in code[position:]:
+                        self._mark(nb.cells[later], later, "TooManyRestarts",
+                                   f"not run: the kernel had to be restarted more than "
+                                   f"{self.max_restarts} times")
+                    return
+
+    def _kernel_env(self) -> dict:
+        return {**os.environ, RECORD_DIR_VARIABLE: str(self._records),
+                "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+    def _set_cell_timeout(self, deadline: float):
+        """The per-cell limit, or less when the notebook's own limit comes first."""
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise _OutOfTime
+        self.timeout = max(1, int(min(self._cell_limit or left, left)))
+
+    def _run_cell(self, cell, index: int, deadline: float):
+        self._set_cell_timeout(deadline)
+        if index not in self._plans:
+            self.execute_cell(cell, index, store_history=True)
+            return
+        for stale in self._records.glob("*"):
+            stale.unlink()
+        try:
+            self.execute_cell(cell, index, store_history=True)
+        except (DeadKernelError, CellTimeoutError):
+            self._judge(cell, index)
+            raise
+        self._judge(cell, index)
+
+    def _replay(self, cell, index: int, deadline: float):
+        """Run a cell again in a fresh kernel, for its effects; its first outputs are kept."""
+        self._set_cell_timeout(deadline)
+        self.execute_cell(copy.deepcopy(cell), index, store_history=False)
+
+    # -- verdicts ---------------------------------------------------------------------
+
+    def _test_cell_plans(self, nb, resources) -> dict:
+        """{cell index: (grade_id, planned calls)} for the test cells, from the gradebook's source."""
+        from nbgrader.api import Gradebook, MissingEntry
+
+        info = resources.get("nbgrader") or {}
+        if not info.get("db_url"):
+            return {}
+        plans = {}
+        with Gradebook(info["db_url"]) as gb:
+            for index, cell in enumerate(nb.cells):
+                meta = cell.metadata.get("nbgrader", {})
+                if cell.cell_type != "code" or not meta.get("grade") or meta.get("solution"):
+                    continue
+                try:
+                    source = gb.find_source_cell(meta["grade_id"], info["notebook"],
+                                                 info["assignment"]).source
+                except (MissingEntry, KeyError):
+                    continue
+                try:
+                    planned = judge.plan(source)
+                except Exception as exc:  # the instructor's test cell itself is broken
+                    planned = exc
+                plans[index] = (meta["grade_id"], planned)
+        return plans
+
+    def _judge(self, cell, index: int):
+        grade_id, planned = self._plans[index]
+        if isinstance(planned, Exception):
+            result = judge.Verdict(False, f"The test cell {grade_id} could not be planned by the "
+                                          f"grader ({type(planned).__name__}: {planned}); tell "
+                                          f"your instructor.")
+        else:
+            result = judge.verdict(planned, judge.read_records(self._records))
+            if not result.passed:
+                result = judge.Verdict(False, result.message + _kernel_error(cell))
+        if result.passed:
+            cell.outputs = [new_output("stream", name="stdout", text=result.message + "\n")]
+        else:
+            cell.outputs = [_error("ExerciseFailed", result.message)]
+
+    def _mark(self, cell, index: int, ename: str, text: str):
+        if index in self._plans:  # a test cell that could not finish scores 0, saying why
+            cell.outputs = [_error(ename, text)]
+        else:
+            cell.outputs.append(_error(ename, text))
+
+    # -- output cap -------------------------------------------------------------------
+
+    def output(self, outs, msg, display_id, cell_index):
+        size = len(json.dumps(msg.get("content", {}), default=str))
+        used = self._output_bytes.get(cell_index, 0)
+        self._output_bytes[cell_index] = used + size
+        if used + size > self.max_output_bytes:
+            if used <= self.max_output_bytes:
+                outs.append(new_output("stream", name="stdout", text=(
+                    f"\n[output cut by the grader: this cell printed more than "
+                    f"{self.max_output_bytes:,} bytes]\n")))
+            return None
+        return super().output(outs, msg, display_id, cell_index)
+
+
+def _error(ename: str, text: str):
+    return new_output("error", ename=ename, evalue=text, traceback=[f"{ename}: {text}"])
+
+
+def _kernel_error(cell) -> str:
+    """The error the kernel showed in a test cell, if any, to explain missing results."""
+    for out in cell.get("outputs", []):
+        if out.get("output_type") == "error":
+            return f"\n  (the cell stopped with {out.get('ename')}: {str(out.get('evalue'))[:300]})"
+    return ""

@@ -1,0 +1,174 @@
+"""The grader's verdict on a test cell, reached in the grader's own process.
+
+A test cell of the course calls ``check(...)`` and ``check_values(...)``. While
+grading, those calls in the student's kernel only record the student's answers
+(:mod:`course_lib.checks._record`). Here the grader
+
+1. plans the cell: it runs the cell's source as stored in the gradebook (the
+   instructor's text, never the student's copy) with ``check`` and
+   ``check_values`` standing in as planners, which gives the calls the cell must
+   make, with the hand-worked expected values computed here;
+2. reads the records the kernel wrote while the cell ran, and
+3. judges each against the plan with the same code that gives students their
+   feedback, comparing with the reference implementations in this process.
+
+A record missing, extra, out of order or malformed fails the cell: whatever the
+student's code did to the kernel, the only way to the points is to return the
+right values.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import copy
+from dataclasses import dataclass
+from pathlib import Path
+
+from course_lib.checks import _EXERCISES
+from course_lib.checks._engine import Case, ExerciseFailed, Outcome, Signature, judge, judge_values
+
+from . import wire
+
+__all__ = ["Planned", "Verdict", "plan", "verdict", "read_records"]
+
+_STATUSES = {"returned", "raised", "not-implemented", "overflow"}
+
+
+@dataclass(frozen=True)
+class Planned:
+    """One call a test cell makes: ``check`` of an exercise, or ``check_values`` on a case."""
+
+    kind: str  # "check" or "values"
+    exercise: str
+    hidden: bool = False
+    case: Case | None = None
+    expected: object = None
+
+
+@dataclass(frozen=True)
+class Verdict:
+    passed: bool
+    message: str
+
+
+class _Student:
+    """Stands for a name the test cell takes from the student's notebook."""
+
+    def __init__(self, name):
+        self.name = name
+
+    def __repr__(self):
+        return self.name
+
+
+def plan(source: str) -> list[Planned]:
+    """The calls a test cell's ``source`` makes, with their expected values worked out here."""
+    import numpy as np
+
+    planned: list[Planned] = []
+
+    def check(name, fn, *, hidden=False):
+        planned.append(Planned("check", str(name), bool(hidden)))
+
+    def check_values(name, fn, args, expected, kwargs=None):
+        planned.append(Planned("values", str(name),
+                               case=Case("hand-worked values", tuple(args), kwargs or {}),
+                               expected=copy.deepcopy(expected)))
+
+    namespace = {name: _Student(name) for name in _free_names(source)}
+    namespace.update(np=np, check=check, check_values=check_values, __name__="__test_cell__")
+    exec(compile(source, "<test cell>", "exec"), namespace)  # the instructor's own source
+    return planned
+
+
+def _free_names(source: str) -> set[str]:
+    """Names the cell reads but never binds itself: the notebook's (the student's) names."""
+    tree = ast.parse(source)
+    loaded, bound = set(), set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            (loaded if isinstance(node.ctx, ast.Load) else bound).add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            bound.add(node.name)
+        elif isinstance(node, ast.arg):
+            bound.add(node.arg)
+        elif isinstance(node, ast.alias):
+            bound.add((node.asname or node.name).split(".")[0])
+    return loaded - bound - set(dir(builtins))
+
+
+def read_records(folder: Path) -> list:
+    """The records a kernel wrote into ``folder``, in the order written; bad files as WireError."""
+    records = []
+    for path in sorted(Path(folder).glob("*.npz")):
+        try:
+            records.append(wire.load(path))
+        except (wire.WireError, OSError) as exc:
+            records.append(wire.WireError(str(exc)))
+    return records
+
+
+def verdict(planned: list[Planned], records: list) -> Verdict:
+    """Judge the kernel's ``records`` against the cell's ``planned`` calls."""
+    if len(records) != len(planned):
+        return Verdict(False, (
+            f"This test cell makes {len(planned)} check(s), but {len(records)} result(s) came "
+            f"back from the notebook. A cell that stopped early (an error, a time limit), or "
+            f"code that replaced check or check_values, gives this; the test scores 0."))
+    passed = []
+    for step, record in zip(planned, records, strict=True):
+        try:
+            passed.append(_judge_one(step, record))
+        except ExerciseFailed as exc:
+            return Verdict(False, str(exc))
+        except (wire.WireError, KeyError, TypeError, ValueError, AttributeError) as exc:
+            return Verdict(False, f"The notebook sent back a malformed result for "
+                                  f"{step.exercise} ({type(exc).__name__}: {exc}); "
+                                  f"the test scores 0.")
+    return Verdict(True, "\n".join(passed))
+
+
+def _judge_one(step: Planned, record) -> str:
+    if isinstance(record, wire.WireError):
+        raise record
+    if not isinstance(record, dict) or record.get("kind") != step.kind \
+            or record.get("exercise") != step.exercise:
+        raise ExerciseFailed(
+            f"Expected the result of {step.kind} for {step.exercise}, but the notebook sent "
+            f"something else: were check or check_values replaced? The test scores 0.")
+    if step.kind == "check":
+        if record.get("hidden") is not step.hidden:
+            raise ExerciseFailed(f"{step.exercise}: the checks that ran are not the ones the "
+                                 f"test asks for; the test scores 0.")
+        exercise = _EXERCISES[step.exercise]
+        signature = _signature(record["signature"])
+        outcomes = [_outcome(o) for o in record["outcomes"]]
+        n = judge(exercise, signature, outcomes, hidden=step.hidden)
+        scope = "visible and hidden" if step.hidden else "visible"
+        return f"\u2714 {step.exercise}: all {n} {scope} checks passed."
+    params = record.get("params")
+    if not isinstance(params, list) or not all(isinstance(p, str) for p in params):
+        raise wire.WireError("params")
+    judge_values(step.exercise, step.case, _outcome(record["outcome"]), step.expected, params)
+    return f"\u2714 {step.exercise}: the hand-worked values are right."
+
+
+def _signature(data) -> Signature:
+    if not isinstance(data, dict):
+        raise wire.WireError("signature")
+    params = data.get("params")
+    if not isinstance(params, tuple | list) or not all(isinstance(p, str) for p in params):
+        raise wire.WireError("signature parameters")
+    return Signature(bool(data.get("callable")), str(data.get("type_name")), tuple(params))
+
+
+def _outcome(data) -> Outcome:
+    if not isinstance(data, dict) or data.get("status") not in _STATUSES:
+        raise wire.WireError("outcome")
+    types = data.get("error_types") or ()
+    after = data.get("args_after") or ()
+    if not all(isinstance(t, str) for t in types) or not isinstance(after, tuple | list):
+        raise wire.WireError("outcome fields")
+    return Outcome(data["status"], data.get("value"), str(data.get("error") or "")[:4000],
+                   tuple(types), tuple(after))
