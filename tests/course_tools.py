@@ -95,3 +95,18 @@ def answered(release_nb, source_nb):
             source = cell_by_grade_id(source_nb, meta["grade_id"]).source
             cell.source = _MARKER.sub("", source)
     return nb
+
+
+def course_with_answers(path: Path, folder: str, name: str, config: str = ""):
+    """A scratch course with ``folder`` released: (course, release notebook, full answers).
+
+    ``config`` is appended to the course's nbgrader_config.py (e.g. shorter time limits).
+    """
+    course = make_course(path, [folder])
+    if config:
+        with (course / "nbgrader_config.py").open("a") as f:
+            f.write("\n" + config + "\n")
+    release = nbformat.read(course / "notebooks" / folder / f"{name}.ipynb", as_version=4)
+    full = answered(release, nbformat.read(course / "solutions" / folder / f"{name}.ipynb",
+                                                as_version=4))
+    return course, release, full

@@ -15,7 +15,7 @@ import hashlib
 
 import nbformat
 import pytest
-from course_tools import answered, cell_by_grade_id, make_course, submit
+from course_tools import cell_by_grade_id, course_with_answers, submit
 
 from course_lib.grading.cli import main
 
@@ -31,12 +31,9 @@ def _with_cell(nb, grade_id, source):
 
 @pytest.fixture(scope="module")
 def graded_class(tmp_path_factory):
-    course = make_course(tmp_path_factory.mktemp("class"), [FOLDER])
-    with (course / "nbgrader_config.py").open("a") as config:
-        config.write("\nc.Execute.timeout = 15  # short, so that the test of a hung cell is quick\n")
-    release = nbformat.read(course / "notebooks" / FOLDER / f"{NAME}.ipynb", as_version=4)
-    full = answered(release, nbformat.read(course / "solutions" / FOLDER / f"{NAME}.ipynb",
-                                                as_version=4))
+    # a short cell limit, so that the test of a hung cell is quick
+    course, release, full = course_with_answers(tmp_path_factory.mktemp("class"), FOLDER, NAME,
+                                                "c.Execute.timeout = 15")
     submit(course, "alice", FOLDER, NAME, full)
     submit(course, "bob", FOLDER, NAME, release)
     submit(course, "carol", FOLDER, NAME,
@@ -86,10 +83,11 @@ def test_a_hung_cell_costs_only_its_exercise(graded_class):
     assert float(scores["dave"]["total"]) == FULL - 2  # the cells after the hung one still ran
 
 
-def test_a_dead_kernel_costs_that_student_not_the_class(graded_class):
-    """erin's notebook kills its kernel: erin is reported, the others are graded as usual."""
+def test_a_dead_kernel_costs_only_the_exercise_it_killed(graded_class):
+    """erin's softmax cell kills its kernel: only softmax is lost, the rest runs in a new kernel."""
     _, (scores, _), _ = graded_class
     assert float(scores["erin"]["softmax"]) == 0.0
+    assert float(scores["erin"]["total"]) == FULL - 4  # softmax is 2 + 2 points
     assert "kernel died" in scores["erin"]["notes"]
     assert float(scores["alice"]["total"]) == FULL
 

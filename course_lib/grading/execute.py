@@ -30,9 +30,13 @@ from pathlib import Path
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat.v4 import new_output
 from nbgrader.preprocessors import Execute
-from traitlets import Integer
+from traitlets import Bool, Integer
+
+from course_lib.checks import _EXERCISES
 
 from . import judge
+from ._reference_client import SOCKET_VARIABLE
+from .withhold import Referee, stripped_copy
 
 __all__ = ["GradingExecute"]
 
@@ -44,6 +48,9 @@ class _OutOfTime(Exception):
 
 
 class GradingExecute(Execute):
+    # a timeout restarts the kernel (below), which also stops code that ignores an interrupt
+    interrupt_on_timeout = Bool(False).tag(config=True)
+
     notebook_timeout = Integer(
         900, help="Seconds the whole notebook may run, restarts included."
     ).tag(config=True)
@@ -66,9 +73,15 @@ class GradingExecute(Execute):
         self._workdir = Path(tempfile.mkdtemp(prefix="nncourse-grading-"))
         self._records = self._workdir / "records"
         self._records.mkdir()
+        exercises = sorted({name for _, planned in self._plans.values()
+                            if not isinstance(planned, Exception) for name in
+                            (step.exercise for step in planned)} & set(_EXERCISES))
+        self._library = stripped_copy(self._workdir / "lib", exercises)
+        self._referee = Referee(self._workdir / "reference.sock", exercises)
         try:
             self._run_all(nb)
         finally:
+            self._referee.close()
             shutil.rmtree(self._workdir, ignore_errors=True)
         self.set_widgets_metadata()
         return self.nb, self.resources
@@ -122,6 +135,9 @@ class GradingExecute(Execute):
 
     def _kernel_env(self) -> dict:
         return {**os.environ, RECORD_DIR_VARIABLE: str(self._records),
+                SOCKET_VARIABLE: str(self._referee.path),
+                "PYTHONPATH": os.pathsep.join([str(self._library.parent),
+                                               os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep),
                 "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
     def _set_cell_timeout(self, deadline: float):
@@ -138,12 +154,18 @@ class GradingExecute(Execute):
             return
         for stale in self._records.glob("*"):
             stale.unlink()
+        _, planned = self._plans[index]
+        self._referee.testing({step.exercise for step in planned}
+                              if not isinstance(planned, Exception) else ())
         try:
             self.execute_cell(cell, index, store_history=True)
         except (DeadKernelError, CellTimeoutError):
-            self._judge(cell, index)
+            self._judge(cell, index, self._referee.flagged())
             raise
-        self._judge(cell, index)
+        finally:
+            flagged = self._referee.flagged()
+            self._referee.testing(())
+        self._judge(cell, index, flagged)
 
     def _replay(self, cell, index: int, deadline: float):
         """Run a cell again in a fresh kernel, for its effects; its first outputs are kept."""
@@ -177,8 +199,15 @@ class GradingExecute(Execute):
                 plans[index] = (meta["grade_id"], planned)
         return plans
 
-    def _judge(self, cell, index: int):
+    def _judge(self, cell, index: int, flagged=()):
         grade_id, planned = self._plans[index]
+        if flagged:
+            tested = sorted({step.exercise for step in planned})
+            cell.outputs = [_error("ReferenceCalled", (
+                f"While {', '.join(tested)} was tested, the notebook called the course_lib "
+                f"reference {', '.join(sorted(set(flagged)))}. A solution must compute its "
+                f"answer itself; this test scores 0."))]
+            return
         if isinstance(planned, Exception):
             result = judge.Verdict(False, f"The test cell {grade_id} could not be planned by the "
                                           f"grader ({type(planned).__name__}: {planned}); tell "
@@ -223,3 +252,33 @@ def _kernel_error(cell) -> str:
         if out.get("output_type") == "error":
             return f"\n  (the cell stopped with {out.get('ename')}: {str(out.get('evalue'))[:300]})"
     return ""
+
+
+#: What the grader's own error outputs mean, for the grading report.
+_EVENTS = {
+    "DeadKernelError": "the kernel died in a cell (out of memory, or the code crashed it): "
+                       "that cell's exercise scores 0, the rest was graded with a fresh kernel",
+    "CellTimeoutError": "timed out: a cell ran past the time limit and was stopped; "
+                        "the rest was graded with a fresh kernel",
+    "NotebookTimeLimit": "the notebook's time limit was reached: the cells after it were not run",
+    "TooManyRestarts": "the kernel died or hung too often: the rest of the notebook was not run",
+}
+_OUTPUT_CUT = "[output cut by the grader"
+
+
+def events(nb) -> list[str]:
+    """Plain-words lines for what happened while a notebook was graded, from its outputs."""
+    seen = []
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "error" and out.get("ename") == "ReferenceCalled":
+                line = "tampering: " + str(out.get("evalue", "")).split(". A solution")[0]
+            elif out.get("output_type") == "error" and out.get("ename") in _EVENTS:
+                line = _EVENTS[out["ename"]]
+            elif out.get("output_type") == "stream" and _OUTPUT_CUT in out.get("text", ""):
+                line = "output cut: a cell printed more than the limit while it ran"
+            else:
+                continue
+            if line not in seen:
+                seen.append(line)
+    return seen

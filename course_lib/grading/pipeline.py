@@ -34,6 +34,8 @@ class GradeJob:
     log: str
     error: str
     seconds: float
+    #: plain-words lines for what happened while grading (from the graded notebook)
+    notes: tuple = ()
 
 
 def load_api(course_root: Path):
@@ -152,4 +154,22 @@ def _autograde(assignment: str, student: str) -> GradeJob:
     except Exception as exc:  # nbgrader's own failure: reported, never fatal to the class
         result = {"success": False, "error": f"{type(exc).__name__}: {exc}", "log": ""}
     return GradeJob(assignment, student, bool(result.get("success")), result.get("log") or "",
-                    result.get("error") or "", time.perf_counter() - start)
+                    result.get("error") or "", time.perf_counter() - start,
+                    _graded_notes(assignment, student))
+
+
+def _graded_notes(assignment: str, student: str) -> tuple:
+    """What the graded notebooks say happened (a dead kernel, a time limit, cut output)."""
+    import nbformat
+
+    from .execute import events
+
+    folder = Path(_API.coursedir.format_path(_API.coursedir.autograded_directory, student,
+                                             assignment))
+    notes = []
+    for path in sorted(folder.glob("*.ipynb")):
+        try:
+            notes += [n for n in events(nbformat.read(path, as_version=4)) if n not in notes]
+        except Exception:  # an unreadable graded notebook is reported by autograde itself
+            continue
+    return tuple(notes)

@@ -46,11 +46,7 @@ def unusual(job) -> list[str]:
         last = next((line for line in reversed(job.error.strip().splitlines()) if line.strip()),
                     "no details")
         lines.append(f"autograding failed: {last.strip()[:160]}")
-    if "CellTimeoutError" in text or "Timeout waiting for execute reply" in text:
-        lines.append("timed out: a cell ran past the time limit; later cells were not run")
-    if "DeadKernelError" in text or "Kernel died" in text:
-        lines.append("the kernel died (out of memory, or the code crashed it); "
-                     "exercises it had not reached score 0")
+    lines += [note for note in getattr(job, "notes", ()) if note not in lines]
     if "Missing grade cell" in text:
         lines.append("a test cell was missing from the notebook: restored from the gradebook")
     return lines

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["Opaque", "WireError", "encode", "decode", "save", "load", "MAX_BYTES"]
+__all__ = ["Opaque", "WireError", "encode", "decode", "dumps", "loads", "save", "load", "MAX_BYTES"]
 
 #: The largest file the grader reads from a kernel (a test's outputs are far smaller).
 MAX_BYTES = 64 * 2**20
@@ -58,17 +58,17 @@ def encode(value) -> tuple[object, list[np.ndarray]]:
             return {"t": "opaque", "v": "structure too deep or too large"}
         if v is None:
             return {"t": "none"}
-        if isinstance(v, (bool, np.bool_)):
-            return {"t": "bool", "v": bool(v)}
+        if isinstance(v, (np.ndarray, np.generic)) and np.asarray(v).dtype.kind in _NUMERIC:
+            arrays.append(np.asarray(v))  # NumPy scalars too, so that they keep their dtype
+            return {"t": "array", "v": len(arrays) - 1, "scalar": isinstance(v, np.generic)}
+        if isinstance(v, bool):
+            return {"t": "bool", "v": v}
         if isinstance(v, int):
             return {"t": "int", "v": str(v)}  # as text: Python ints are unbounded
         if isinstance(v, float):
-            return {"t": "float", "v": repr(v)}
+            return {"t": "float", "v": float.__repr__(v)}
         if isinstance(v, str):
             return {"t": "str", "v": v[:10_000]}
-        if isinstance(v, (np.ndarray, np.generic)) and np.asarray(v).dtype.kind in _NUMERIC:
-            arrays.append(np.asarray(v))
-            return {"t": "array", "v": len(arrays) - 1, "scalar": isinstance(v, np.generic)}
         if isinstance(v, (list, tuple)):
             return {"t": type(v).__name__ if type(v) in (list, tuple) else "list",
                     "v": [walk(x, depth + 1) for x in v]}
@@ -118,14 +118,41 @@ def decode(tree, arrays: list[np.ndarray]):
     return walk(tree, 0)
 
 
-def save(path: Path, value) -> None:
-    """Write ``value`` to ``path`` (an .npz file), atomically."""
+def dumps(value) -> bytes:
+    """``value`` as the bytes of an .npz file."""
     tree, arrays = encode(value)
     buffer = io.BytesIO()
     np.savez(buffer, tree=np.array(json.dumps(tree)), **{f"a{i}": a for i, a in enumerate(arrays)})
+    return buffer.getvalue()
+
+
+def loads(data: bytes, max_bytes: int = MAX_BYTES):
+    """The value in ``data`` (from :func:`dumps`); :class:`WireError` if it is not one."""
+    if len(data) > max_bytes:
+        raise WireError(f"{len(data)} bytes, more than the limit of {max_bytes}")
+    try:
+        with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+            if sum(npz.zip.getinfo(n).file_size for n in npz.zip.namelist()) > 4 * max_bytes:
+                raise WireError("unpacks to too much data")
+            tree = json.loads(str(npz["tree"][()]))
+            arrays = [npz[f"a{i}"] for i in range(len(npz.files) - 1)]
+    except WireError:
+        raise
+    except (OSError, ValueError, KeyError, EOFError, RecursionError, zipfile.BadZipFile) as exc:
+        raise WireError(f"not a values file: {type(exc).__name__}: {str(exc)[:200]}") from None
+    if any(a.dtype.kind not in _NUMERIC for a in arrays):
+        raise WireError("an array that is not numbers")
+    try:
+        return decode(tree, arrays)
+    except (ValueError, RecursionError) as exc:  # WireError is a ValueError too
+        raise WireError(f"malformed value: {str(exc)[:200]}") from None
+
+
+def save(path: Path, value) -> None:
+    """Write ``value`` to ``path`` (an .npz file), atomically."""
     path = Path(path)
     partial = path.with_name(path.name + ".partial")
-    partial.write_bytes(buffer.getvalue())
+    partial.write_bytes(dumps(value))
     os.replace(partial, path)
 
 
@@ -135,16 +162,4 @@ def load(path: Path, max_bytes: int = MAX_BYTES):
     size = path.stat().st_size
     if size > max_bytes:
         raise WireError(f"{size} bytes, more than the limit of {max_bytes}")
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            if sum(data.zip.getinfo(n).file_size for n in data.zip.namelist()) > 4 * max_bytes:
-                raise WireError("unpacks to too much data")
-            tree = json.loads(str(data["tree"][()]))
-            arrays = [data[f"a{i}"] for i in range(len(data.files) - 1)]
-    except WireError:
-        raise
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile, json.JSONDecodeError) as exc:
-        raise WireError(f"not a values file: {type(exc).__name__}: {exc}") from None
-    if any(a.dtype.kind not in _NUMERIC for a in arrays):
-        raise WireError("an array that is not numbers")
-    return decode(tree, arrays)
+    return loads(path.read_bytes(), max_bytes)

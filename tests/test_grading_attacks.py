@@ -1,0 +1,208 @@
+"""Submissions that try to fool the grader, graded with `nncourse grade` and the real nbgrader.
+
+Each student below is one attack or one fault. Plain nbgrader gives full marks
+to several of them: it scores a test cell by whether an error shows in its
+output, and the student's code runs in the same interpreter as the tests. Here
+the kernel only records the student's answers and the grader judges them in
+its own process, so each attack earns nothing for the exercise it targets,
+says so in the report where it can be seen, and leaves the neighbours' grades
+and every submitted file untouched.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+
+import nbformat
+import pytest
+from course_tools import cell_by_grade_id, course_with_answers, submit
+from nbformat.v4 import new_code_cell
+
+from course_lib.grading.cli import main
+
+FOLDER, NAME = "01_activations", "activations"
+FULL = 26.0
+RELU = 2.0  # relu-visible + relu-hidden
+
+WRONG_RELU = "def relu(x):\n    return np.abs(x)\n"
+
+
+def _with(nb, grade_id, source):
+    """``nb`` with the cell ``grade_id`` holding ``source``."""
+    nb = nbformat.from_dict(nb)
+    cell_by_grade_id(nb, grade_id).source = source
+    return nb
+
+
+def _after(nb, grade_id, source):
+    """``nb`` with a cell of the student's own inserted after the cell ``grade_id``."""
+    nb = nbformat.from_dict(nb)
+    index = nb.cells.index(cell_by_grade_id(nb, grade_id))
+    nb.cells.insert(index + 1, new_code_cell(source))
+    return nb
+
+
+ATTACKS = {
+    # a wrong relu, and NumPy's comparisons patched to always agree
+    "numpy-patcher": WRONG_RELU + (
+        "np.allclose = lambda *a, **k: True\n"
+        "np.isclose = lambda a, b, *r, **k: np.ones(np.broadcast(a, b).shape, bool)\n"
+        "np.array_equal = lambda *a, **k: True\n"
+        "np.testing.assert_allclose = lambda *a, **k: None\n"
+    ),
+    # a wrong relu, and the checks' own comparison patched to find no difference
+    "checks-patcher": WRONG_RELU + (
+        "import course_lib.checks._engine as engine\n"
+        "engine._compare = lambda *a, **k: None\n"
+        "engine.judge = lambda *a, **k: 99\n"
+    ),
+    # a wrong relu, and every error swallowed before it can show
+    "traceback-hider": WRONG_RELU + (
+        "import sys\n"
+        "ip = get_ipython()\n"
+        "ip.set_custom_exc((BaseException,), lambda *a, **k: None)\n"
+        "ip.showtraceback = lambda *a, **k: None\n"
+        "sys.excepthook = lambda *a: None\n"
+    ),
+    # the right relu; it talks on stderr, which plain nbgrader counts as a failed test
+    "stderr-talker": (
+        "import sys, warnings\n"
+        "def relu(x):\n"
+        "    print('relu: called', file=sys.stderr)\n"
+        "    warnings.warn('relu is a piecewise function')\n"
+        "    return np.maximum(x, 0.0)\n"
+    ),
+}
+
+#: students who hand in the course_lib reference as their relu, four ways
+REFERENCE_CALLERS = {
+    "reference-importer": "from course_lib.activations import relu\n",
+    "reference-renamer": (
+        "import course_lib.activations as lib\n"
+        "rectifier = lib.relu\n"
+        "def relu(x):\n"
+        "    return rectifier(x)\n"
+    ),
+    "importlib-caller": (
+        "import importlib\n"
+        "def relu(x):\n"
+        "    module = importlib.import_module('course_lib.' + 'activations')\n"
+        "    return getattr(module, 're' + 'lu')(x)\n"
+    ),
+    "code-borrower": (
+        "import types\n"
+        "import course_lib.activations as lib\n"
+        "relu = types.FunctionType(lib.relu.__code__, lib.relu.__globals__, 'relu')\n"
+    ),
+}
+
+#: students whose tampering blanks every test cell after it: check, replaced or stripped
+BLANKERS = {
+    "check-replacer": WRONG_RELU + (
+        "check = lambda *a, **k: print('\u2714 all checks passed.')\n"
+        "check_values = lambda *a, **k: None\n"
+    ),
+    "input-transformer": WRONG_RELU + (
+        "get_ipython().input_transformers_post.append(\n"
+        "    lambda lines: [] if any('check' in line for line in lines) else lines)\n"
+    ),
+    "ast-transformer": WRONG_RELU + (
+        "import ast\n"
+        "class _Blank(ast.NodeTransformer):\n"
+        "    def visit_Module(self, node):\n"
+        "        text = ast.unparse(node)\n"
+        "        return ast.parse('pass') if 'check' in text else node\n"
+        "get_ipython().ast_transformers.append(_Blank())\n"
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    course, release, full = course_with_answers(
+        tmp_path_factory.mktemp("attacks"), FOLDER, NAME,
+        "c.Execute.timeout = 15\nc.GradingExecute.notebook_timeout = 40")
+    submit(course, "alice", FOLDER, NAME, full)
+    submit(course, "bob", FOLDER, NAME, release)
+    for student, source in {**ATTACKS, **BLANKERS, **REFERENCE_CALLERS}.items():
+        submit(course, student, FOLDER, NAME, _with(full, "relu", source))
+    submit(course, "flooder", FOLDER, NAME, _after(
+        full, "relu-hidden", "for _ in range(120):\n    print('x' * 250_000)\n"))
+    slow = full
+    for grade_id in ("relu-hidden", "sigmoid-hidden", "tanh-hidden", "softplus-hidden"):
+        slow = _after(slow, grade_id, "import time\ntime.sleep(12)\n")
+    submit(course, "sleeper", FOLDER, NAME, slow)
+    before = _hashes(course)
+    assert main(["--course", str(course), "grade", "--no-progress"]) == 0
+    with (course / "reports" / FOLDER / "scores.csv").open() as f:
+        scores = {row["student"]: row for row in csv.DictReader(f)}
+    return course, scores, before
+
+
+def _hashes(course):
+    return {p: hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in (course / "submitted").rglob("*") if p.is_file()}
+
+
+def _score(scores, student, column="total"):
+    return float(scores[student][column])
+
+
+@pytest.mark.parametrize("student", ["numpy-patcher", "checks-patcher", "traceback-hider"])
+def test_tampering_in_the_kernel_does_not_hide_a_wrong_answer(graded, student):
+    """The wrong relu scores 0 however the kernel was patched; every other exercise is graded."""
+    _, scores, _ = graded
+    assert _score(scores, student, "relu") == 0.0
+    assert _score(scores, student) == FULL - RELU
+
+
+@pytest.mark.parametrize("student", sorted(REFERENCE_CALLERS))
+def test_handing_in_the_reference_earns_nothing(graded, student):
+    """However the reference is reached, relu scores 0 and the report says what happened."""
+    _, scores, _ = graded
+    assert _score(scores, student, "relu") == 0.0
+    assert _score(scores, student) == FULL - RELU
+    assert "called the course_lib reference course_lib.activations.relu" in scores[student]["notes"]
+
+
+@pytest.mark.parametrize("student", sorted(BLANKERS))
+def test_replacing_or_stripping_the_checks_earns_nothing(graded, student):
+    """With check replaced or the test cells emptied, no results come back: every test scores 0."""
+    _, scores, _ = graded
+    assert _score(scores, student) == 0.0
+
+
+def test_a_right_answer_that_writes_to_stderr_keeps_its_points(graded):
+    """Plain nbgrader fails a test cell with any stderr output; a warning is not a wrong answer."""
+    _, scores, _ = graded
+    assert _score(scores, "stderr-talker") == FULL
+
+
+def test_output_is_cut_while_it_streams(graded):
+    """30 MB of prints: the graded notebook stays small, the report says so, no points lost."""
+    course, scores, _ = graded
+    assert _score(scores, "flooder") == FULL
+    assert "output cut" in scores["flooder"]["notes"]
+    graded_nb = course / "autograded" / "flooder" / FOLDER / f"{NAME}.ipynb"
+    assert graded_nb.stat().st_size < 3_000_000
+
+
+def test_the_notebook_time_limit_stops_a_slow_notebook(graded):
+    """Four 12 s cells in a 40 s notebook: what ran first is graded, the rest is reported."""
+    _, scores, _ = graded
+    assert _score(scores, "sleeper", "relu") == RELU
+    assert _score(scores, "sleeper", "sigmoid") == 3.0
+    assert _score(scores, "sleeper") < FULL
+    assert "time limit" in scores["sleeper"]["notes"]
+
+
+def test_neighbours_are_graded_as_usual(graded):
+    _, scores, _ = graded
+    assert _score(scores, "alice") == FULL and scores["alice"]["notes"] == ""
+    assert _score(scores, "bob") == 0.0
+
+
+def test_submissions_are_not_changed(graded):
+    course, _, before = graded
+    assert _hashes(course) == before

@@ -1,0 +1,129 @@
+"""What crosses from a student's kernel to the grader: inert values, and withheld references."""
+
+from __future__ import annotations
+
+import ast
+import io
+import socket
+import struct
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from course_lib import activations, layers
+from course_lib.grading import _reference_client, wire
+from course_lib.grading.withhold import Referee, stripped_copy
+
+
+def test_values_cross_intact():
+    value = {"W1": np.arange(6.0).reshape(2, 3), "n": 3, "big": 2**80, "ok": True,
+             "pair": (np.float64(0.5), [np.int32(7), None, "text"]), "nan": float("nan")}
+    back = wire.loads(wire.dumps(value))
+    assert back.keys() == value.keys()
+    assert back["W1"].dtype == np.float64 and np.array_equal(back["W1"], value["W1"])
+    assert back["n"] == 3 and back["big"] == 2**80 and back["ok"] is True
+    assert isinstance(back["pair"], tuple) and back["pair"][0] == 0.5
+    assert back["pair"][1][0].dtype == np.int32 and back["pair"][1][1:] == [None, "text"]
+    assert np.isnan(back["nan"])
+
+
+def test_other_objects_cross_as_their_type_name_only():
+    back = wire.loads(wire.dumps([iter([1]), np.array([object()])]))
+    assert back == [wire.Opaque("list_iterator"), wire.Opaque("ndarray")]
+
+
+def _npz(**arrays) -> bytes:
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
+
+
+def test_a_pickled_object_is_never_loaded():
+    """An object array in the file would unpickle (run code) if allowed: it is refused."""
+    data = _npz(tree=np.array('{"t": "array", "v": 0}'), a0=np.array([{"x": 1}], dtype=object))
+    with pytest.raises(wire.WireError):
+        wire.loads(data)
+
+
+@pytest.mark.parametrize("data", [
+    b"not a zip at all",
+    _npz(tree=np.array('{"t": "array", "v": 5}')),  # an array that is not there
+    _npz(tree=np.array('{"t": "exec", "v": "import os"}')),
+    _npz(tree=np.array("[" * 5000 + "]" * 5000)),
+])
+def test_malformed_files_are_refused_in_plain_words(data):
+    with pytest.raises(wire.WireError):
+        wire.loads(data)
+
+
+def test_size_limits_hold_before_reading():
+    with pytest.raises(wire.WireError, match="limit"):
+        wire.loads(wire.dumps(np.zeros(1000)), max_bytes=100)
+    bomb = io.BytesIO()
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("tree.npy", b"\0" * 50_000_000)
+    with pytest.raises(wire.WireError, match="too much"):
+        wire.loads(bomb.getvalue(), max_bytes=1_000_000)
+
+
+def _top_level(path, name):
+    return next(node for node in ast.parse(path.read_text()).body
+                if getattr(node, "name", None) == name)
+
+
+def test_the_stripped_library_keeps_signatures_but_not_the_code(tmp_path):
+    package = stripped_copy(tmp_path, ["relu", "dense_forward", "Adam"])
+    relu = ast.unparse(_top_level(package / "activations.py", "relu"))
+    assert "np.maximum" not in relu and "_nncourse_reference" in relu
+    dense = _top_level(package / "layers.py", "dense_forward")
+    original = _top_level(Path(layers.__file__), "dense_forward")
+    assert ast.unparse(dense.args) == ast.unparse(original.args)
+    # what the assignment does not withhold is left as it was
+    assert "_nncourse_reference" not in ast.unparse(_top_level(package / "activations.py",
+                                                               "relu_grad"))
+    adam = _top_level(package / "optim.py", "Adam")
+    methods = [node.name for node in adam.body if isinstance(node, ast.FunctionDef)]
+    assert methods == ["__init__"] and "withheld" in ast.unparse(adam)
+
+
+@pytest.fixture
+def referee(tmp_path, monkeypatch):
+    server = Referee(tmp_path / "ref.sock", ["relu", "mlp_forward", "dense_forward"])
+    monkeypatch.setenv(_reference_client.SOCKET_VARIABLE, str(server.path))
+    yield server
+    server.close()
+
+
+def test_the_referee_answers_with_the_real_reference(referee):
+    x = np.array([-2.0, 0.5])
+    got = _reference_client.call("course_lib.activations.relu", (x,), {})
+    assert np.array_equal(got, activations.relu(x))
+    with pytest.raises(ValueError, match="shape"):  # the reference's refusal comes back as is
+        _reference_client.call("course_lib.layers.dense_forward",
+                               (np.ones((2, 3)), np.ones((4, 2)), np.ones(4)), {})
+
+
+def test_a_test_may_reach_what_its_exercise_builds_on_and_nothing_else(referee):
+    X, W, b = np.ones((2, 3)), np.ones((4, 3)), np.zeros(4)
+    referee.testing({"mlp_forward"})  # mlp_forward depends on dense_forward
+    _reference_client.call("course_lib.layers.dense_forward", (X, W, b), {})
+    assert referee.flagged() == []
+    _reference_client.call("course_lib.activations.relu", (X,), {})
+    assert referee.flagged() == ["course_lib.activations.relu"]
+    referee.testing({"relu"})
+    _reference_client.call("course_lib.activations.relu", (X,), {})
+    assert referee.flagged() == ["course_lib.activations.relu"]
+    referee.testing(())  # outside the tests (the demonstrations) the references just work
+    _reference_client.call("course_lib.activations.relu", (X,), {})
+    assert referee.flagged() == []
+
+
+def test_the_referee_survives_a_hostile_client(referee):
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+        conn.connect(str(referee.path))
+        conn.sendall(struct.pack("!Q", 2**62))  # "here come 4 EiB": refused unread
+    with pytest.raises(_reference_client.ReferenceWithheld, match="not served"):
+        _reference_client.call("os.system", ("true",), {})
+    assert _reference_client.call("course_lib.activations.relu", (np.ones(1),), {})[0] == 1.0
