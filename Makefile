@@ -32,7 +32,18 @@ lab: $(STAMP)
 	$(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" \
 		--LabApp.default_url=/lab/tree/notebooks $(ROOT_FLAG) $(LAB_ARGS)
 
-test: $(STAMP)
+# The grading sandbox (course_lib/grading/sandbox.py) runs kernels in bubblewrap.
+.PHONY: sandbox-deps
+sandbox-deps:
+	@command -v bwrap >/dev/null || { \
+		if [ "$$(id -u)" = 0 ]; then \
+			apt-get install -y bubblewrap || (apt-get update && apt-get install -y bubblewrap); \
+		else \
+			echo "The grading sandbox needs bubblewrap: run  sudo apt-get install -y bubblewrap" >&2; \
+			exit 1; \
+		fi; }
+
+test: $(STAMP) sandbox-deps
 	$(BIN)/ruff check course_lib tests bench
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 

@@ -88,8 +88,13 @@ def main():
         t_plain = time.perf_counter() - start
         print(f"sequential nbgrader autograde:  {t_plain:7.1f} s")
 
-        same = scores(ours) == scores(plain)
-        print(f"same scores on every test cell: {same} ({len(scores(ours))} cells)")
+        ours_scores, plain_scores = scores(ours), scores(plain)
+        same = ours_scores == plain_scores
+        print(f"same scores on every test cell: {same} ({len(ours_scores)} cells)")
+        for key in sorted(set(ours_scores) | set(plain_scores)):
+            if ours_scores.get(key) != plain_scores.get(key):
+                print(f"  differs: {' '.join(key)}: nncourse {ours_scores.get(key)}, "
+                      f"nbgrader {plain_scores.get(key)}")
         print(f"throughput ratio: {t_plain / t_ours:.2f}x (goal >= 1.8x)")
         return 0 if same else 1
 

@@ -97,6 +97,34 @@ REFERENCE_CALLERS = {
     ),
 }
 
+#: a relu that looks for the instructor's solutions and the gradebook wherever it might see
+#: them, hands in the solution's relu if it finds one, and raises everyone's scores if it can
+ESCAPER = WRONG_RELU + (
+        "import glob, json, sqlite3\n"
+        "from pathlib import Path\n"
+        "import course_lib\n"
+        "roots = [Path(course_lib.__file__).parents[1], Path.home(), Path('/tmp'), Path('/work')]\n"
+        "found = [p for r in roots for p in glob.glob(str(r / '**' / 'solutions' / '**' /\n"
+        "         'activations.ipynb'), recursive=True)][:1]\n"
+        "for path in found:\n"
+        "    cells = json.load(open(path))['cells']\n"
+        "    exec(next(''.join(c['source']) for c in cells if 'def relu(' in ''.join(c['source'])))\n"
+        "for db in [p for r in roots for p in glob.glob(str(r / '**' / 'gradebook.db'),\n"
+        "           recursive=True)][:3]:\n"
+        "    try:\n"
+        "        with sqlite3.connect(db) as conn:\n"
+        "            conn.execute('UPDATE grade SET auto_score = 100')\n"
+        "    except Exception as exc:\n"
+        "        print('gradebook', db, exc)\n"
+)
+
+#: cells added after relu's tests that ask for 64 GiB, fork without end, write a 1 GiB file
+HOGS = {
+    "memory-hog": "hog = np.ones(2**33)\n",
+    "fork-bomber": "import os\nwhile True:\n    os.fork()\n",
+    "disk-filler": "with open('big.bin', 'wb') as f:\n    f.write(b'0' * 2**30)\n",
+}
+
 #: students whose tampering blanks every test cell after it: check, replaced or stripped
 BLANKERS = {
     "check-replacer": WRONG_RELU + (
@@ -127,6 +155,14 @@ def graded(tmp_path_factory):
     submit(course, "bob", FOLDER, NAME, release)
     for student, source in {**ATTACKS, **BLANKERS, **REFERENCE_CALLERS}.items():
         submit(course, student, FOLDER, NAME, _with(full, "relu", source))
+    submit(course, "escaper", FOLDER, NAME, _with(full, "relu", ESCAPER))
+    for student, source in HOGS.items():
+        submit(course, student, FOLDER, NAME, _after(full, "relu-hidden", source))
+    # a numpy.py shipped beside the notebook: if it shadowed NumPy, nothing would run
+    shadowed = submit(course, "shadower", FOLDER, NAME, full).parent
+    (shadowed / "numpy.py").write_text("raise ImportError('shadowed numpy')\n")
+    (shadowed / "course_lib").mkdir()
+    (shadowed / "course_lib" / "__init__.py").write_text("raise ImportError('shadowed')\n")
     submit(course, "flooder", FOLDER, NAME, _after(
         full, "relu-hidden", "for _ in range(120):\n    print('x' * 250_000)\n"))
     slow = full
@@ -195,6 +231,26 @@ def test_the_notebook_time_limit_stops_a_slow_notebook(graded):
     assert _score(scores, "sleeper", "sigmoid") == 3.0
     assert _score(scores, "sleeper") < FULL
     assert "time limit" in scores["sleeper"]["notes"]
+
+
+def test_the_solutions_and_the_gradebook_are_out_of_reach(graded):
+    """The escaper finds neither: its wrong relu scores 0, and no score in the class is 100."""
+    _, scores, _ = graded
+    assert _score(scores, "escaper", "relu") == 0.0
+    assert _score(scores, "escaper") == FULL - RELU
+    assert all(_score(scores, student) <= FULL for student in scores)
+
+
+@pytest.mark.parametrize("student", sorted(HOGS))
+def test_resource_limits_stop_a_cell_not_the_grading(graded, student):
+    """64 GiB, a fork bomb, a 1 GiB file: that cell fails at once, every exercise is graded."""
+    _, scores, _ = graded
+    assert _score(scores, student) == FULL
+
+
+def test_files_beside_the_notebook_cannot_shadow_packages(graded):
+    _, scores, _ = graded
+    assert _score(scores, "shadower") == FULL
 
 
 def test_neighbours_are_graded_as_usual(graded):

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from course_lib import activations, layers
+from course_lib import activations, gradcheck, layers
 from course_lib.grading import _reference_client, wire
 from course_lib.grading.withhold import Referee, stripped_copy
 
@@ -90,7 +90,8 @@ def test_the_stripped_library_keeps_signatures_but_not_the_code(tmp_path):
 
 @pytest.fixture
 def referee(tmp_path, monkeypatch):
-    server = Referee(tmp_path / "ref.sock", ["relu", "mlp_forward", "dense_forward"])
+    server = Referee(tmp_path / "ref.sock",
+                     ["relu", "mlp_forward", "dense_forward", "numerical_gradient"])
     monkeypatch.setenv(_reference_client.SOCKET_VARIABLE, str(server.path))
     yield server
     server.close()
@@ -127,3 +128,28 @@ def test_the_referee_survives_a_hostile_client(referee):
     with pytest.raises(_reference_client.ReferenceWithheld, match="not served"):
         _reference_client.call("os.system", ("true",), {})
     assert _reference_client.call("course_lib.activations.relu", (np.ones(1),), {})[0] == 1.0
+
+
+def test_a_reference_can_call_back_a_function_of_the_notebook(referee):
+    """numerical_gradient(f, x) nudges x in the grader; f runs in the kernel and sees x nudged."""
+    model = {"W": np.array([[0.5, -1.0], [2.0, 0.25]])}
+    calls = []
+
+    def loss(_):  # reads W through the model, not through its argument
+        calls.append(1)
+        return float(np.sum(model["W"] ** 3))
+
+    got = _reference_client.call("course_lib.gradcheck.numerical_gradient",
+                                 (loss, model["W"]), {})
+    assert len(calls) == 8  # two per element, all run here
+    assert np.allclose(got, 3 * model["W"] ** 2, rtol=1e-8)
+    assert np.array_equal(model["W"], [[0.5, -1.0], [2.0, 0.25]])  # restored afterwards
+    assert np.allclose(got, gradcheck.numerical_gradient(loss, model["W"]), rtol=1e-12)
+
+    def broken(_):
+        raise ZeroDivisionError("the notebook's loss failed")
+
+    with pytest.raises(ZeroDivisionError, match="loss failed"):
+        _reference_client.call("course_lib.gradcheck.numerical_gradient",
+                               (broken, model["W"]), {})
+    assert np.array_equal(model["W"], [[0.5, -1.0], [2.0, 0.25]])

@@ -50,6 +50,9 @@ def _parser():
     grade.add_argument("assignments", nargs="*", help="default: every assignment")
     grade.add_argument("--workers", type=int, default=None, help="default: every core")
     grade.add_argument("--no-progress", action="store_true", help="no progress bar")
+    grade.add_argument("--no-sandbox", action="store_true",
+                       help="run student code without the sandbox, with your rights "
+                            "(only where bubblewrap cannot run, and only for trusted notebooks)")
     grade.add_argument("--reports", type=Path, default=Path("reports"),
                        help="where to save each assignment's report (default: reports/)")
     grade.set_defaults(run=_grade)
@@ -115,7 +118,17 @@ def _grade(args) -> int:
     if not assignments:
         print("nncourse: no submissions under submitted/ to grade", file=sys.stderr)
         return 2
-    jobs = grade(args.course, assignments, workers=args.workers, progress=not args.no_progress)
+    if not args.no_sandbox:
+        from .sandbox import SandboxUnavailable, check_available
+
+        try:
+            check_available()
+        except SandboxUnavailable as exc:
+            print(f"nncourse: {exc}\n(--no-sandbox grades without it, running student code "
+                  f"with your rights.)", file=sys.stderr)
+            return 2
+    jobs = grade(args.course, assignments, workers=args.workers, progress=not args.no_progress,
+                 sandbox=not args.no_sandbox)
     for assignment in assignments:
         report = build_report(args.course, assignment, jobs)
         print(format_report(report))

@@ -36,6 +36,7 @@ from course_lib.checks import _EXERCISES
 
 from . import judge
 from ._reference_client import SOCKET_VARIABLE
+from .sandbox import SandboxKernelManager
 from .withhold import Referee, stripped_copy
 
 __all__ = ["GradingExecute"]
@@ -60,6 +61,15 @@ class GradingExecute(Execute):
     max_restarts = Integer(
         5, help="Times the kernel is started again after dying or hanging, per notebook."
     ).tag(config=True)
+    sandbox = Bool(
+        True, help="Run the kernel in the sandbox (course_lib.grading.sandbox). Without it, "
+                   "student code runs with the grader's rights: only for trusted notebooks."
+    ).tag(config=True)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.sandbox:
+            self.kernel_manager_class = SandboxKernelManager
 
     def preprocess(self, nb, resources=None, km=None):
         from nbclient import NotebookClient
@@ -70,7 +80,8 @@ class GradingExecute(Execute):
         self._plans = self._test_cell_plans(nb, resources or {})
         self._output_bytes: dict[int, int] = {}
         self._cell_limit = self.timeout
-        self._workdir = Path(tempfile.mkdtemp(prefix="nncourse-grading-"))
+        # short: the kernel's unix sockets live in it, and their paths are limited
+        self._workdir = Path(tempfile.mkdtemp(prefix="nncg-"))
         self._records = self._workdir / "records"
         self._records.mkdir()
         exercises = sorted({name for _, planned in self._plans.values()
@@ -96,7 +107,7 @@ class GradingExecute(Execute):
         while position < len(code):
             index = None
             try:
-                with self.setup_kernel(env=self._kernel_env()):
+                with self.setup_kernel(**self._kernel_arguments()):
                     self.wait_for_reply(self.kc.kernel_info())
                     for index in list(ran):
                         self._replay(nb.cells[index], index, deadline)
@@ -133,12 +144,15 @@ class GradingExecute(Execute):
                                    f"{self.max_restarts} times")
                     return
 
-    def _kernel_env(self) -> dict:
-        return {**os.environ, RECORD_DIR_VARIABLE: str(self._records),
-                SOCKET_VARIABLE: str(self._referee.path),
-                "PYTHONPATH": os.pathsep.join([str(self._library.parent),
-                                               os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep),
-                "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    def _kernel_arguments(self) -> dict:
+        env = {**os.environ, RECORD_DIR_VARIABLE: str(self._records),
+               SOCKET_VARIABLE: str(self._referee.path)}
+        if self.sandbox:  # the sandbox binds the stripped course_lib where course_lib lives
+            return {"env": env, "workdir": str(self._workdir),
+                    "course_lib_dir": str(self._library)}
+        # no sandbox: the stripped copy comes first on the path (the real one stays readable)
+        path = [str(self._library.parent), os.environ.get("PYTHONPATH", "")]
+        return {"env": {**env, "PYTHONPATH": os.pathsep.join(p for p in path if p)}}
 
     def _set_cell_timeout(self, deadline: float):
         """The per-cell limit, or less when the notebook's own limit comes first."""

@@ -11,14 +11,22 @@ so that no two workers race to insert the same rows.
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing
 import os
+import shutil
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import intake
+
 __all__ = ["GradeJob", "load_api", "submissions", "released", "grade"]
+
+#: Where submissions are staged (checked, fixed copies: see intake.py) while a run grades
+#: them; nbgrader's submitted_directory points here, and submitted/ is only ever read.
+STAGING = Path(".nncourse") / "staging"
 
 #: Seconds a worker waits for the gradebook while another writes it.
 DB_BUSY_TIMEOUT = 300
@@ -38,7 +46,7 @@ class GradeJob:
     notes: tuple = ()
 
 
-def load_api(course_root: Path):
+def load_api(course_root: Path, sandbox: bool = True):
     """nbgrader's API for the course at ``course_root``, configured by its nbgrader_config.py."""
     from nbgrader.apps import NbGraderAPI
     from nbgrader.coursedir import CourseDirectory
@@ -52,6 +60,7 @@ def load_api(course_root: Path):
     config.CourseDirectory.root = str(root)
     config.CourseDirectory.db_url = f"sqlite:///{root / 'gradebook.db'}?timeout={DB_BUSY_TIMEOUT}"
     config.Autograde.autograde_preprocessors = _autograde_steps()
+    config.GradingExecute.sandbox = sandbox
     coursedir = CourseDirectory(config=config)
     return NbGraderAPI(coursedir=coursedir, config=config)
 
@@ -84,7 +93,8 @@ def released(course_root: Path) -> set[str]:
         return {a.name for a in gb.assignments}
 
 
-def grade(course_root: Path, assignments, workers: int | None = None, progress: bool = True):
+def grade(course_root: Path, assignments, workers: int | None = None, progress: bool = True,
+          sandbox: bool = True):
     """Autograde every submission of ``assignments``; return one :class:`GradeJob` each.
 
     Parameters
@@ -96,6 +106,8 @@ def grade(course_root: Path, assignments, workers: int | None = None, progress: 
         Processes grading at once; default: every core.
     progress : bool, default True
         Show a progress bar.
+    sandbox : bool, default True
+        Run the students' kernels in the sandbox (:mod:`course_lib.grading.sandbox`).
 
     Returns
     -------
@@ -109,15 +121,28 @@ def grade(course_root: Path, assignments, workers: int | None = None, progress: 
     workers = max(1, min(workers or os.cpu_count() or 1, len(jobs) or 1))
     results = []
     bar = tqdm(total=len(jobs), desc="grading", unit="notebook", disable=not progress)
-    # "spawn": each worker starts clean (no state inherited from the parent's imports)
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
-                             initargs=(str(root),)) as pool:
-        futures = [pool.submit(_autograde, a, s) for a, s in jobs]
-        for future in as_completed(futures):
-            results.append(future.result())
-            bar.update()
-    bar.close()
+    staging = root / STAGING
+    shutil.rmtree(staging, ignore_errors=True)  # what a run that was stopped left behind
+    try:
+        intakes = {(a, s): intake.stage(root, a, s, staging) for a, s in jobs}
+        for (a, s), taken in intakes.items():
+            if not taken.staged:  # nothing gradable: the notes say why
+                results.append(GradeJob(a, s, False, "", "", 0.0, tuple(taken.notes)))
+                bar.update()
+        # "spawn": each worker starts clean (no state inherited from the parent's imports)
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
+                                 initargs=(str(root), sandbox)) as pool:
+            futures = {pool.submit(_autograde, a, s): intakes[a, s]
+                       for (a, s), taken in intakes.items() if taken.staged}
+            for future in as_completed(futures):
+                job = future.result()
+                notes = tuple(futures[future].notes) + job.notes
+                results.append(dataclasses.replace(job, notes=notes))
+                bar.update()
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+        bar.close()
     return sorted(results, key=lambda job: (job.assignment, job.student))
 
 
@@ -134,7 +159,7 @@ def _create_students(root: Path, students):
 _API = None  # one per worker process
 
 
-def _start_worker(root: str):
+def _start_worker(root: str, sandbox: bool):
     global _API
     import warnings
 
@@ -144,7 +169,8 @@ def _start_worker(root: str):
     # student's first submission (with one worker too); its results are unaffected
     # (make bench-grade compares every score with plain nbgrader's)
     warnings.filterwarnings("ignore", category=SAWarning)
-    _API = load_api(Path(root))
+    _API = load_api(Path(root), sandbox)
+    _API.coursedir.submitted_directory = str(STAGING)
 
 
 def _autograde(assignment: str, student: str) -> GradeJob:

@@ -42,7 +42,7 @@ def unusual(job) -> list[str]:
     if "NotJSONError" in text or "Notebook does not appear to be JSON" in text \
             or "UnicodeDecodeError" in text or "not valid JSON" in text:
         lines.append("notebook unreadable (not a valid .ipynb file): not graded")
-    elif not job.success:
+    elif not job.success and job.error:
         last = next((line for line in reversed(job.error.strip().splitlines()) if line.strip()),
                     "no details")
         lines.append(f"autograding failed: {last.strip()[:160]}")

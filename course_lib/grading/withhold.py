@@ -19,7 +19,7 @@ object) instead of writing their own. While an assignment is graded:
 from __future__ import annotations
 
 import ast
-import copy
+import functools
 import inspect
 import shutil
 import socket
@@ -29,9 +29,10 @@ from pathlib import Path
 
 import course_lib
 from course_lib.checks import _EXERCISES
+from course_lib.checks._engine import _arrays
 
 from . import wire
-from ._reference_client import _HEADER, _exactly
+from ._reference_client import _receive, result, send
 
 __all__ = ["qualified_name", "stripped_copy", "Referee"]
 
@@ -172,16 +173,16 @@ class Referee:
             except OSError:  # closed
                 return
             with conn:
-                conn.settimeout(30)
+                conn.settimeout(60)
+                live: list = []  # the reference's copies of the array arguments
                 try:
-                    size = _HEADER.unpack(_exactly(conn, _HEADER.size))[0]
-                    if size > wire.MAX_BYTES:
-                        continue  # refused unread: the grader's memory is not the student's
-                    reply = self._answer(wire.loads(_exactly(conn, size)))
-                    data = wire.dumps(reply)
-                    conn.sendall(_HEADER.pack(len(data)) + data)
-                except (OSError, wire.WireError, struct.error):
-                    continue
+                    request = wire.loads(_receive(conn, wire.MAX_BYTES),
+                                         callback=functools.partial(_remote, conn, live=live))
+                    if isinstance(request, dict):
+                        live += _arrays(request.get("args") or [], request.get("kwargs") or {})
+                    send(conn, wire.dumps({**self._answer(request), "state": live}))
+                except (OSError, ConnectionError, wire.WireError, struct.error):
+                    continue  # a broken or hostile client: dropped, the next one is served
 
     def _answer(self, request) -> dict:
         if not isinstance(request, dict) or not isinstance(request.get("args"), list) \
@@ -194,11 +195,25 @@ class Referee:
         with self._lock:
             if self._testing and name not in self._allowed:
                 self._flagged.append(name)
-        try:
-            value = function(*copy.deepcopy(request["args"]), **copy.deepcopy(request["kwargs"]))
+        try:  # the arguments are this call's own copies, fresh from the wire
+            value = function(*request["args"], **request["kwargs"])
             if inspect.isgenerator(value):
                 value = list(value)
         except Exception as exc:  # the reference's own refusal (a wrong shape...) goes back
             return {"error": type(exc).__name__, "message": str(exc)}
         return {"value": value}
+
+
+def _remote(conn, index: int, live: list):
+    """A function of the notebook's, run in the kernel when the reference calls it.
+
+    The kernel's arguments first take the values of the reference's copies (``live``).
+    """
+
+    def function(*args, **kwargs):
+        send(conn, wire.dumps({"callback": index, "args": list(args), "kwargs": kwargs,
+                               "state": live}))
+        return result(wire.loads(_receive(conn, wire.MAX_BYTES)))
+
+    return function
 
