@@ -158,6 +158,7 @@ def graded(tmp_path_factory):
     submit(course, "escaper", FOLDER, NAME, _with(full, "relu", ESCAPER))
     for student, source in HOGS.items():
         submit(course, student, FOLDER, NAME, _after(full, "relu-hidden", source))
+    _submit_faulty_files(course, full)
     # a numpy.py shipped beside the notebook: if it shadowed NumPy, nothing would run
     shadowed = submit(course, "shadower", FOLDER, NAME, full).parent
     (shadowed / "numpy.py").write_text("raise ImportError('shadowed numpy')\n")
@@ -174,6 +175,31 @@ def graded(tmp_path_factory):
     with (course / "reports" / FOLDER / "scores.csv").open() as f:
         scores = {row["student"]: row for row in csv.DictReader(f)}
     return course, scores, before
+
+
+def _submit_faulty_files(course, full):
+    """Notebooks renamed, unreadable, huge, on a foreign kernel, or with tampered test cells."""
+    folder = course / "submitted"
+    renamed = folder / "renamer" / FOLDER / "activations (1).ipynb"
+    renamed.parent.mkdir(parents=True)
+    nbformat.write(full, renamed)
+    foreign = nbformat.from_dict(full)
+    foreign.metadata["kernelspec"] = {"name": "julia-1.9", "display_name": "Julia 1.9",
+                                      "language": "julia"}
+    submit(course, "julia-kernel", FOLDER, NAME, foreign)
+    for student, data in {"latin1": "{\"cells\": [], \"caf\xe9\": 1}".encode("latin-1"),
+                          "huge": b"{" + b" " * (21 * 2**20) + b"}"}.items():
+        (folder / student / FOLDER).mkdir(parents=True)
+        (folder / student / FOLDER / f"{NAME}.ipynb").write_bytes(data)
+    tampered = _with(full, "relu", WRONG_RELU)
+    cell_by_grade_id(tampered, "relu-visible").source = "pass  # no test here"
+    hidden = cell_by_grade_id(tampered, "relu-hidden")
+    tampered.cells.remove(hidden)  # deleted
+    copy = nbformat.from_dict(cell_by_grade_id(tampered, "sigmoid-visible"))
+    copy["id"] = "a-copy-of-sigmoid-visible"
+    tampered.cells.insert(0, copy)  # duplicated, before everything
+    cell_by_grade_id(tampered, "tanh-hidden").metadata.nbgrader["grade_id"] = "tanh-extra"
+    submit(course, "test-editor", FOLDER, NAME, tampered)
 
 
 def _hashes(course):
@@ -251,6 +277,33 @@ def test_resource_limits_stop_a_cell_not_the_grading(graded, student):
 def test_files_beside_the_notebook_cannot_shadow_packages(graded):
     _, scores, _ = graded
     assert _score(scores, "shadower") == FULL
+
+
+def test_a_renamed_notebook_or_a_foreign_kernel_is_graded_as_the_assignment(graded):
+    _, scores, _ = graded
+    assert _score(scores, "renamer") == FULL
+    assert "graded as 'activations.ipynb'" in scores["renamer"]["notes"]
+    assert _score(scores, "julia-kernel") == FULL
+    assert "kernel 'julia-1.9' replaced" in scores["julia-kernel"]["notes"]
+
+
+@pytest.mark.parametrize(("student", "words"), [
+    ("latin1", "not UTF-8"), ("huge", "too large")])
+def test_unreadable_or_huge_files_are_reported_and_skipped(graded, student, words):
+    _, scores, _ = graded
+    assert _score(scores, student) == 0.0
+    assert words in scores[student]["notes"] and "not graded" in scores[student]["notes"]
+
+
+def test_tampered_test_cells_are_restored_and_reported(graded):
+    """Edited, deleted, duplicated and re-labelled tests are put back: the wrong relu scores 0."""
+    _, scores, _ = graded
+    assert _score(scores, "test-editor", "relu") == 0.0
+    assert _score(scores, "test-editor") == FULL - RELU
+    notes = scores["test-editor"]["notes"]
+    for words in ("relu-visible was edited", "relu-hidden was missing",
+                  "sigmoid-visible appeared 2 times", "tanh-hidden"):
+        assert words in notes
 
 
 def test_neighbours_are_graded_as_usual(graded):
