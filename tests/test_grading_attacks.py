@@ -118,8 +118,10 @@ ESCAPER = WRONG_RELU + (
         "        print('gradebook', db, exc)\n"
 )
 
-#: cells added after relu's tests that ask for 64 GiB, fork without end, write a 1 GiB file
+#: cells added after relu's tests that ask for 64 GiB, fork without end, write a 1 GiB file,
+#: spin (the kernel's 12 CPU seconds run out before the cell's 30 s)
 HOGS = {
+    "cpu-burner": "while True:\n    pass\n",
     "memory-hog": "hog = np.ones(2**33)\n",
     "fork-bomber": "import os\nwhile True:\n    os.fork()\n",
     "disk-filler": "with open('big.bin', 'wb') as f:\n    f.write(b'0' * 2**30)\n",
@@ -150,7 +152,8 @@ BLANKERS = {
 def graded(tmp_path_factory):
     course, release, full = course_with_answers(
         tmp_path_factory.mktemp("attacks"), FOLDER, NAME,
-        "c.Execute.timeout = 15\nc.GradingExecute.notebook_timeout = 40")
+        "c.Execute.timeout = 30\nc.GradingExecute.notebook_timeout = 40\n"
+        "c.GradingExecute.cpu_limit = 12")
     submit(course, "alice", FOLDER, NAME, full)
     submit(course, "bob", FOLDER, NAME, release)
     for student, source in {**ATTACKS, **BLANKERS, **REFERENCE_CALLERS}.items():
@@ -269,9 +272,11 @@ def test_the_solutions_and_the_gradebook_are_out_of_reach(graded):
 
 @pytest.mark.parametrize("student", sorted(HOGS))
 def test_resource_limits_stop_a_cell_not_the_grading(graded, student):
-    """64 GiB, a fork bomb, a 1 GiB file: that cell fails at once, every exercise is graded."""
+    """64 GiB, a fork bomb, a 1 GiB file, a spin: that cell fails, every exercise is graded."""
     _, scores, _ = graded
     assert _score(scores, student) == FULL
+    if student == "cpu-burner":  # stopped by the CPU limit, not by the cell's time limit
+        assert "kernel died" in scores[student]["notes"]
 
 
 def test_files_beside_the_notebook_cannot_shadow_packages(graded):

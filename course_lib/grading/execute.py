@@ -36,7 +36,7 @@ from course_lib.checks import _EXERCISES
 
 from . import judge
 from ._reference_client import SOCKET_VARIABLE
-from .sandbox import SandboxKernelManager
+from .sandbox import Limits, SandboxKernelManager
 from .withhold import Referee, stripped_copy
 
 __all__ = ["GradingExecute"]
@@ -65,6 +65,13 @@ class GradingExecute(Execute):
         True, help="Run the kernel in the sandbox (course_lib.grading.sandbox). Without it, "
                    "student code runs with the grader's rights: only for trusted notebooks."
     ).tag(config=True)
+
+    memory_limit = Integer(Limits.memory_bytes, help="Bytes of memory a kernel may map "
+                                                     "(RLIMIT_AS).").tag(config=True)
+    cpu_limit = Integer(Limits.cpu_seconds, help="CPU seconds a kernel may use in all; past "
+                                                 "them it is stopped.").tag(config=True)
+    file_limit = Integer(Limits.file_bytes, help="Bytes a kernel may write to one file."
+                         ).tag(config=True)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -148,8 +155,10 @@ class GradingExecute(Execute):
         env = {**os.environ, RECORD_DIR_VARIABLE: str(self._records),
                SOCKET_VARIABLE: str(self._referee.path)}
         if self.sandbox:  # the sandbox binds the stripped course_lib where course_lib lives
+            limits = Limits(memory_bytes=self.memory_limit, cpu_seconds=self.cpu_limit,
+                            file_bytes=self.file_limit)
             return {"env": env, "workdir": str(self._workdir),
-                    "course_lib_dir": str(self._library)}
+                    "course_lib_dir": str(self._library), "limits": limits}
         # no sandbox: the stripped copy comes first on the path (the real one stays readable)
         path = [str(self._library.parent), os.environ.get("PYTHONPATH", "")]
         return {"env": {**env, "PYTHONPATH": os.pathsep.join(p for p in path if p)}}
