@@ -48,4 +48,4 @@ def _write(record: dict) -> None:
     from course_lib.grading import wire
 
     folder = Path(os.environ[RECORD_DIR_VARIABLE])
-    wire.save(folder / f"{next(_numbers):06d}.npz", record)
+    wire.save(folder / f"{next(_numbers):06d}.values", record)

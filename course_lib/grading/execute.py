@@ -30,7 +30,7 @@ from pathlib import Path
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat.v4 import new_output
 from nbgrader.preprocessors import Execute
-from traitlets import Bool, Integer
+from traitlets import Bool, Enum, Integer
 
 from course_lib.checks import _EXERCISES
 
@@ -51,6 +51,8 @@ class _OutOfTime(Exception):
 class GradingExecute(Execute):
     # a timeout restarts the kernel (below), which also stops code that ignores an interrupt
     interrupt_on_timeout = Bool(False).tag(config=True)
+    # the kernel has nothing to save: kill it at once rather than ask and wait (~0.5 s each)
+    shutdown_kernel = Enum(["graceful", "immediate"], default_value="immediate").tag(config=True)
 
     notebook_timeout = Integer(
         900, help="Seconds the whole notebook may run, restarts included."

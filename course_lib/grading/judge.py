@@ -101,7 +101,7 @@ def _free_names(source: str) -> set[str]:
 def read_records(folder: Path) -> list:
     """The records a kernel wrote into ``folder``, in the order written; bad files as WireError."""
     records = []
-    for path in sorted(Path(folder).glob("*.npz")):
+    for path in sorted(Path(folder).glob("*.values")):
         try:
             records.append(wire.load(path))
         except (wire.WireError, OSError) as exc:
