@@ -93,3 +93,30 @@ def test_same_inputs_draw_the_same_picture():
     first = figure_png(plot_activation("sigmoid", (-6.0, 6.0), 1.0, REFERENCE))
     second = figure_png(plot_activation("sigmoid", (-6.0, 6.0), 1.0, REFERENCE))
     assert first == second
+
+
+def test_a_dashboard_leaves_its_current_figure_behind():
+    """Displayed, a dashboard's output carries its figure's PNG; refresh_static re-sends it."""
+    import base64
+
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.display import display
+    from IPython.utils.capture import capture_output
+
+    InteractiveShell.instance()  # display() needs a shell to publish to
+    explorer = activation_explorer(REFERENCE)
+    image = explorer.children[-1]
+    with capture_output() as shown:
+        display(explorer)
+    (first,) = shown.outputs
+    assert base64.b64decode(first.data["image/png"]) == image.value
+    assert "application/vnd.jupyter.widget-view+json" in first.data
+    assert first.data["text/plain"].startswith("Activation explorer")
+
+    explorer.children[0].children[0].value = "tanh"  # a control moved: a new figure
+    assert base64.b64decode(first.data["image/png"]) != image.value
+    with capture_output() as refreshed:
+        explorer.refresh_static()
+    (update,) = refreshed.outputs
+    assert base64.b64decode(update.data["image/png"]) == image.value
+    assert update.transient["display_id"] == first.transient["display_id"]

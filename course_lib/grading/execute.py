@@ -103,7 +103,9 @@ class GradingExecute(Execute):
         finally:
             self._referee.close()
             shutil.rmtree(self._workdir, ignore_errors=True)
-        self.set_widgets_metadata()
+        # No widget state is saved (nbclient would): with none, HTML feedback shows the
+        # picture each dashboard leaves behind, instead of an empty box waiting for
+        # JavaScript from a CDN (course_lib/widgets/_render.py: dashboard).
         return self.nb, self.resources
 
     # -- the run, with restarts ------------------------------------------------------

@@ -1,12 +1,16 @@
-"""What every widget needs: a figure as PNG bytes, and a student's function run safely."""
+"""What every widget needs: a figure as PNG bytes, a student's function run safely, and a
+dashboard that leaves its figure behind where no kernel runs."""
 
 from __future__ import annotations
 
+import base64
+import functools
 import io
+import uuid
 
 import numpy as np
 
-__all__ = ["figure_png", "try_student"]
+__all__ = ["dashboard", "figure_png", "try_student"]
 
 
 def figure_png(fig, dpi=96) -> bytes:
@@ -34,3 +38,64 @@ def try_student(fn, x):
     if y.shape != x.shape:
         return None, f"yours returned shape {y.shape}, expected {x.shape}"
     return y, None
+
+
+def dashboard(children, figure, title: str):
+    """A VBox of ``children`` that, where no kernel runs, shows ``figure``'s picture.
+
+    A widget's output holds only a reference to a model in the kernel: in
+    nbgrader's HTML feedback, or a notebook viewed on a code-hosting site, it
+    would be an empty box. The dashboard's output also carries the PNG of its
+    Image widget ``figure`` (and a line of text), so every viewer that cannot draw
+    the widget shows the figure as it was last drawn instead. JupyterLab and
+    Voilà draw the live widget and ignore the picture.
+
+    Parameters
+    ----------
+    children : sequence of ipywidgets.Widget
+        The controls and the figure, top to bottom.
+    figure : ipywidgets.Image
+        The widget whose PNG is left behind.
+    title : str
+        What the widget shows, for the text line.
+
+    Returns
+    -------
+    Dashboard (an ipywidgets.VBox)
+        Its ``refresh_static()`` re-sends the picture after the figure changed
+        outside a control's callback (a training run started from code).
+    """
+    return _dashboard_class()(children, figure=figure, title=title)
+
+
+@functools.cache
+def _dashboard_class():
+    import ipywidgets as w
+    from IPython.display import display, update_display
+
+    class Dashboard(w.VBox):
+        __doc__ = dashboard.__doc__
+
+        def __init__(self, children, figure, title):
+            super().__init__(children)
+            self._figure, self._title, self._display_ids = figure, title, []
+
+        def _repr_mimebundle_(self, **kwargs):
+            bundle = super()._repr_mimebundle_(**kwargs)
+            bundle["text/plain"] = f"{self._title} (interactive: run the notebook to use it)"
+            if self._figure.value:
+                bundle["image/png"] = base64.b64encode(self._figure.value).decode("ascii")
+            return bundle
+
+        def _ipython_display_(self):
+            # shown under an id of its own, so refresh_static can replace the picture
+            display_id = uuid.uuid4().hex
+            self._display_ids.append(display_id)
+            display(self._repr_mimebundle_(), raw=True, display_id=display_id)
+
+        def refresh_static(self):
+            """Replace the picture left behind by the figure as it is now."""
+            for display_id in self._display_ids:
+                update_display(self._repr_mimebundle_(), raw=True, display_id=display_id)
+
+    return Dashboard

@@ -8,7 +8,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from .. import activations as ref
-from ._render import figure_png, try_student
+from ._render import dashboard, figure_png, try_student
 
 __all__ = ["activation_explorer", "plot_activation", "EXPLORER_FUNCTIONS"]
 
@@ -126,6 +126,7 @@ def activation_explorer(student: Mapping | None = None, entry="sigmoid", x_range
     Returns
     -------
     ipywidgets.VBox
+        A dashboard: where no kernel runs, it leaves its figure behind as a picture.
     """
     import ipywidgets as w
 
@@ -146,4 +147,4 @@ def activation_explorer(student: Mapping | None = None, entry="sigmoid", x_range
     for control in (choice, span, alpha):
         control.observe(redraw, names="value")
     redraw()
-    return w.VBox([w.HBox([choice, span, alpha]), image])
+    return dashboard([w.HBox([choice, span, alpha]), image], image, "Activation explorer")

@@ -20,7 +20,7 @@ from matplotlib.lines import Line2D
 from .. import network
 from ..layers import he_init, xavier_init
 from ..losses import cross_entropy_grad
-from ._render import figure_png
+from ._render import dashboard, figure_png
 
 __all__ = ["gradient_norm_explorer", "plot_gradient_norms", "gradient_norms", "make_network",
            "INITS", "ACTIVATION_COLORS"]
@@ -224,6 +224,7 @@ def gradient_norm_explorer(student_backward=None, n_layers=10, init="xavier",
     Returns
     -------
     ipywidgets.VBox
+        A dashboard: where no kernel runs, it leaves its figure behind as a picture.
     """
     import ipywidgets as w
 
@@ -246,4 +247,5 @@ def gradient_norm_explorer(student_backward=None, n_layers=10, init="xavier",
     for control in (depth, init_menu, std, *ticks.values()):
         control.observe(redraw, names="value")
     redraw()
-    return w.VBox([w.HBox([depth, init_menu, std]), w.HBox(list(ticks.values())), image])
+    return dashboard([w.HBox([depth, init_menu, std]), w.HBox(list(ticks.values())), image],
+                     image, "Gradient norms layer by layer")

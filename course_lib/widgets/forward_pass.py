@@ -22,7 +22,7 @@ from matplotlib.figure import Figure
 from .. import layers, network
 from ..activations import ACTIVATIONS
 from ..data import make_regression_1d
-from ._render import figure_png
+from ._render import dashboard, figure_png
 
 __all__ = [
     "universal_approximation_explorer",
@@ -232,6 +232,7 @@ def universal_approximation_explorer(forward=None, n_units=5, activation="relu",
     Returns
     -------
     ipywidgets.VBox
+        A dashboard: where no kernel runs, it leaves its figure behind as a picture.
     """
     import ipywidgets as w
 
@@ -255,7 +256,8 @@ def universal_approximation_explorer(forward=None, n_units=5, activation="relu",
     for control in (units, act, tgt, scale, seed, fit):
         control.observe(redraw, names="value")
     redraw()
-    return w.VBox([w.HBox([units, act, tgt]), w.HBox([scale, seed, fit]), image])
+    return dashboard([w.HBox([units, act, tgt]), w.HBox([scale, seed, fit]), image], image,
+                     "Universal approximation explorer")
 
 
 # ================================================================ activations through depth
@@ -476,6 +478,7 @@ def activation_statistics_explorer(student: Mapping | None = None, activation="t
     Returns
     -------
     ipywidgets.VBox
+        A dashboard: where no kernel runs, it leaves its figure behind as a picture.
     """
     import ipywidgets as w
 
@@ -497,4 +500,5 @@ def activation_statistics_explorer(student: Mapping | None = None, activation="t
     for control in (act, ini, deep, wide):
         control.observe(redraw, names="value")
     redraw()
-    return w.VBox([w.HBox([act, ini]), w.HBox([deep, wide]), image])
+    return dashboard([w.HBox([act, ini]), w.HBox([deep, wide]), image], image,
+                     "Activation statistics layer by layer")

@@ -20,7 +20,7 @@ from matplotlib.figure import Figure
 
 from .. import activations as act
 from .. import losses as ref
-from ._render import figure_png, try_student
+from ._render import dashboard, figure_png, try_student
 
 __all__ = [
     "loss_explorer",
@@ -176,6 +176,7 @@ def loss_explorer(student: Mapping | None = None, true_logit=-2.0, others=(1.0, 
     Returns
     -------
     ipywidgets.VBox
+        A dashboard: where no kernel runs, it leaves its figure behind as a picture.
     """
     import ipywidgets as w
 
@@ -194,7 +195,7 @@ def loss_explorer(student: Mapping | None = None, true_logit=-2.0, others=(1.0, 
     for control in (z0, z1, z2):
         control.observe(redraw, names="value")
     redraw()
-    return w.VBox([w.HBox([z0, z1, z2]), image])
+    return dashboard([w.HBox([z0, z1, z2]), image], image, "Loss explorer")
 
 
 # ---------------------------------------------------------------- saturation
@@ -352,6 +353,7 @@ def saturation_explorer(student: Mapping | None = None, z=-6.0, lr=1.0):
     Returns
     -------
     ipywidgets.VBox
+        A dashboard: where no kernel runs, it leaves its figure behind as a picture.
     """
     import ipywidgets as w
 
@@ -367,4 +369,4 @@ def saturation_explorer(student: Mapping | None = None, z=-6.0, lr=1.0):
     for control in (logit, rate):
         control.observe(redraw, names="value")
     redraw()
-    return w.VBox([w.HBox([logit, rate]), image])
+    return dashboard([w.HBox([logit, rate]), image], image, "Saturation explorer")

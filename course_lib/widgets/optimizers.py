@@ -24,7 +24,7 @@ from .. import optim as ref
 from ..losses import cross_entropy
 from ..network import MLP
 from ..train import fit
-from ._render import figure_png
+from ._render import dashboard, figure_png
 
 __all__ = [
     "Surface",
@@ -307,6 +307,7 @@ def optimizer_race(student: Mapping | None = None, surface="ill-conditioned quad
     Returns
     -------
     ipywidgets.VBox
+        A dashboard: where no kernel runs, it leaves its figure behind as a picture.
     """
     import ipywidgets as w
 
@@ -358,7 +359,7 @@ def optimizer_race(student: Mapping | None = None, surface="ill-conditioned quad
     redraw()
     controls = w.HBox([w.VBox([choice, lr, beta]), w.VBox([adam_lr, beta1, beta2]),
                        w.VBox([steps])])
-    return w.VBox([controls, image])
+    return dashboard([controls, image], image, "Optimizer race")
 
 
 # ---------------------------------------------------------------- training on the digits
@@ -498,14 +499,14 @@ class DigitsTrainer:
         self.output = w.Output()
         self.image = w.Image(format="png", layout=w.Layout(width="100%", max_width="1000px"))
         self.choice.observe(self._new_optimizer, names="value")
-        self.button.on_click(lambda _: self.train())
+        self.button.on_click(lambda _: self._train())
         self.image.value = figure_png(plot_training([], self.epochs.value))
-        self.widget = w.VBox([
+        self.widget = dashboard([
             w.HBox([w.VBox([self.choice, self.lr]), w.VBox([self.weight_decay, self.epochs]),
                     self.button]),
             self.output,
             self.image,
-        ])
+        ], self.image, "Training on the digits")
 
     def _new_optimizer(self, change):
         self.lr.value = _DEFAULT_LR.get(change["new"], self.lr.value)
@@ -514,11 +515,18 @@ class DigitsTrainer:
         """Train a fresh MLP with the controls' settings, redrawing the curves as it goes.
 
         Keyword arguments (optimizer, lr, weight_decay, epochs) set the controls first.
+        The picture the widget leaves in the saved notebook is updated at the end.
 
         Returns
         -------
         TrainingRun
         """
+        run = self._train(**settings)
+        self.widget.refresh_static()
+        return run
+
+    def _train(self, **settings) -> TrainingRun:
+        # (the Train button's: a click changes the live figure, not the saved picture)
         for key, value in settings.items():
             {"optimizer": self.choice, "lr": self.lr, "weight_decay": self.weight_decay,
              "epochs": self.epochs}[key].value = value
