@@ -32,18 +32,27 @@ lab: $(STAMP)
 	$(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" \
 		--LabApp.default_url=/lab/tree/notebooks $(ROOT_FLAG) $(LAB_ARGS)
 
-# The grading sandbox (course_lib/grading/sandbox.py) runs kernels in bubblewrap.
-.PHONY: sandbox-deps
-sandbox-deps:
-	@command -v bwrap >/dev/null || { \
-		if [ "$$(id -u)" = 0 ]; then \
-			apt-get install -y bubblewrap || (apt-get update && apt-get install -y bubblewrap); \
-		else \
-			echo "The grading sandbox needs bubblewrap: run  sudo apt-get install -y bubblewrap" >&2; \
-			exit 1; \
-		fi; }
+# System programs some tests need, from Debian's packages: the grading sandbox
+# (course_lib/grading/sandbox.py) runs kernels in bubblewrap; the browser tests drive
+# Debian's Chromium (never a browser Playwright downloads). As root they are installed;
+# otherwise the command to install them is printed.
+SYSTEM_DEPS := /usr/bin/bwrap:bubblewrap /usr/bin/chromium:chromium
 
-test: $(STAMP) sandbox-deps
+.PHONY: system-deps
+system-deps:
+	@missing=""; for dep in $(SYSTEM_DEPS); do \
+		test -x "$${dep%%:*}" || missing="$$missing $${dep##*:}"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			apt-get install -y $$missing || (apt-get update && apt-get install -y $$missing); \
+		else \
+			echo "Some tests need:$$missing. Run  sudo apt-get install -y$$missing" >&2; \
+			exit 1; \
+		fi; \
+	fi
+
+test: $(STAMP) system-deps
 	$(BIN)/ruff check course_lib tests bench
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 

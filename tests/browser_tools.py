@@ -1,0 +1,148 @@
+"""What browser tests need: a Jupyter server of the project's own, and Debian's Chromium.
+
+The server (JupyterLab, or Voilà) runs from the project's virtual environment on a
+free local port, in a scratch folder, with its own settings and workspace folders so
+that nothing from the machine's user leaks in. Chromium is the one Debian installs
+(``apt-get install chromium``, done by ``make system-deps``); Playwright only drives
+it and never downloads a browser of its own.
+
+Every wait here is for something to happen (a port to answer, an element to appear,
+the kernel to go idle), never a fixed sleep.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from course_tools import ROOT
+
+ARTIFACTS = ROOT / "test-artifacts" / "browser"
+CHROMIUM = os.environ.get("NNCOURSE_CHROMIUM", "/usr/bin/chromium")
+#: headless and quiet: without the networking flags Chromium keeps calling hosts this
+#: machine cannot reach; as root it needs --no-sandbox (its own sandbox needs a user)
+CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--disable-quic", "--no-first-run",
+                 "--disable-default-apps", "--mute-audio"]
+#: a laptop's screen, which is what a student and a projector show
+VIEWPORT = {"width": 1400, "height": 1000}
+
+#: settings for the test's JupyterLab: every cell in the page (not only those in view),
+#: no news pop-up over the notebook, no autosave writing while the test reads
+LAB_SETTINGS = {
+    "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
+    "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {
+        "fetchNews": "false", "checkForUpdates": False},
+    "@jupyterlab/docmanager-extension/plugin.jupyterlab-settings": {"autosave": False},
+}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_for_http(url: str, process: subprocess.Popen, log: Path, timeout: float) -> None:
+    """Until ``url`` answers 200; fail with the server's log if it exits or never answers."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the server exited ({process.returncode}):\n{log.read_text()}")
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.25)  # polling a port, not waiting for the page
+    raise RuntimeError(f"the server did not answer {url} in {timeout} s:\n{log.read_text()}")
+
+
+@contextlib.contextmanager
+def jupyter_server(root: Path, command: str = "lab", args=(), ready_path: str = "/api/status",
+                   timeout: float = 180):
+    """Start ``jupyter <command>`` (lab, or voila) serving ``root``; yield (base url, token).
+
+    The server's log is written to ``root/../<command>-server.log``.
+    """
+    port, token = free_port(), secrets.token_hex(16)
+    home = Path(root).parent / f"{command}-home"
+    settings = home / "settings"
+    for name, values in LAB_SETTINGS.items():
+        path = settings / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(values))
+    env = {**os.environ,
+           "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]]),
+           "JUPYTERLAB_SETTINGS_DIR": str(settings),
+           "JUPYTERLAB_WORKSPACES_DIR": str(home / "workspaces"),
+           "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
+           "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
+    executable = Path(sys.executable).parent / "jupyter"
+    argv = [str(executable), command, f"--port={port}", "--no-browser", "--ip=127.0.0.1"]
+    if command == "lab":
+        argv += [f"--ServerApp.token={token}", f"--ServerApp.root_dir={root}",
+                 "--LabApp.expose_app_in_browser=True", "--ServerApp.allow_root=True"]
+    argv += list(args)
+    log = Path(root).parent / f"{command}-server.log"
+    with open(log, "w") as out:
+        process = subprocess.Popen(argv, cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                   start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        probe = f"{base}{ready_path}" + (f"?token={token}" if command == "lab" else "")
+        _wait_for_http(probe, process, log, timeout)
+        yield base, token
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, 9)
+            process.wait()
+
+
+@contextlib.contextmanager
+def chromium():
+    """A headless Debian Chromium under Playwright; yields the Playwright Browser."""
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        raise RuntimeError(f"{CHROMIUM} is missing: run 'make system-deps' (apt-get install "
+                           "chromium) or set NNCOURSE_CHROMIUM")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS,
+                                    headless=True)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def screenshot(page_or_locator, name: str) -> Path:
+    """Save a screenshot under test-artifacts/browser/ and return its path."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page_or_locator.screenshot(path=str(path))
+    return path
+
+
+def scratch_course(path: Path) -> Path:
+    """A copy of the course to serve: autosaves and validation must not touch the repo."""
+    path.mkdir(parents=True, exist_ok=True)
+    shutil.copy(ROOT / "nbgrader_config.py", path)
+    for folder in ("solutions", "notebooks"):
+        shutil.copytree(ROOT / folder, path / folder,
+                        ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+    return path

@@ -1,0 +1,216 @@
+"""The course as students and instructors see it: JupyterLab in a real browser.
+
+For every assignment, in Debian's Chromium driven by Playwright, against a JupyterLab
+started from the project's environment:
+
+- the instructor's notebook runs all its cells without an error output, and every
+  widget it shows is drawn (its figure loaded, no "Error displaying widget");
+- one control of every widget is moved as a person would (a dropdown chosen, a button
+  pressed, a slider dragged) and its figure changes;
+- nbgrader's Validate button, pressed in the untouched student notebook, tells the
+  student which tests fail; pressed in a notebook whose answers are filled in, it
+  says the notebook passes.
+
+Screenshots of each step are saved under test-artifacts/browser/.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+
+import nbformat
+import pytest
+from browser_tools import VIEWPORT, chromium, jupyter_server, scratch_course, screenshot
+from course_tools import ASSIGNMENTS, RELEASE, answered
+
+#: a dashboard's output in a cell: a widget box holding its controls and its figure (the
+#: progress bars a training run shows are widgets too, but rows, not boxes)
+WIDGET_OUTPUT = (".jp-Cell-outputArea > .jp-OutputArea-child > "
+                 ".jp-OutputArea-output:has(> .jupyter-widgets.widget-vbox)")
+#: a notebook runs in seconds here; the margin is for a machine busy with other tests
+RUN_TIMEOUT_MS = 300_000
+TIMINGS = {}
+_PAGES = itertools.count()
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """(base url, token, course folder, browser) shared by the module's tests."""
+    root = scratch_course(tmp_path_factory.mktemp("browser") / "course")
+    for folder, name in ASSIGNMENTS:  # the student notebook with the answers filled in
+        release = nbformat.read(root / "notebooks" / folder / f"{name}.ipynb", as_version=4)
+        solution = nbformat.read(root / "solutions" / folder / f"{name}.ipynb", as_version=4)
+        nbformat.write(answered(release, solution),
+                       root / "notebooks" / folder / f"{name}-answered.ipynb")
+    start = time.perf_counter()
+    with jupyter_server(root) as (base, token), chromium() as browser:
+        TIMINGS["server start"] = round(time.perf_counter() - start, 1)
+        yield base, token, root, browser
+
+
+@pytest.fixture
+def open_notebook(lab):
+    """open_notebook("solutions/01_activations/activations.ipynb") -> a Page, kernel idle."""
+    base, token, _, browser = lab
+    contexts = []
+
+    def open_(path):
+        context = browser.new_context(viewport=VIEWPORT)
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(RUN_TIMEOUT_MS)
+        # a fresh workspace: otherwise JupyterLab reopens the last page's notebooks too
+        workspace = f"w{next(_PAGES)}"
+        page.goto(f"{base}/lab/workspaces/{workspace}/tree/{path}?token={token}&reset")
+        page.wait_for_function(_KERNEL_IDLE)
+        return page
+
+    yield open_
+    for context in contexts:
+        context.close()
+
+
+# JavaScript run in the page, against JupyterLab's application object
+# (exposed by --LabApp.expose_app_in_browser).
+_CURRENT = "const panel = window.jupyterapp.shell.currentWidget;"
+_KERNEL_IDLE = ("() => { const app = window.jupyterapp; if (!app) return false;"
+                " const panel = app.shell.currentWidget;"
+                " const kernel = panel && panel.sessionContext"
+                "   && panel.sessionContext.session && panel.sessionContext.session.kernel;"
+                " return !!kernel && kernel.status === 'idle'"
+                "   && panel.content.widgets.length > 0; }")
+_RUN_ALL = ("async () => { " + _CURRENT +
+            " return await window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
+_OUTPUTS = ("() => { " + _CURRENT + " const found = [];"
+            " panel.content.widgets.forEach((cell, index) => {"
+            "   if (cell.model.type !== 'code') return;"
+            "   cell.model.outputs.toJSON().forEach(out => found.push({cell: index,"
+            "     type: out.output_type, ename: out.ename || null, evalue: out.evalue || null,"
+            "     widget: !!(out.data && out.data['application/vnd.jupyter.widget-view+json']"
+            "       && out.data['image/png'])}));"
+            " }); return found; }")
+_WIDGETS_DRAWN = ("(expected) => { const views = document.querySelectorAll('" + WIDGET_OUTPUT +
+                  "'); if (views.length !== expected) return false;"
+                  " return [...views].every(view => {"
+                  "   const images = [...view.querySelectorAll('img')];"
+                  "   return images.length > 0 && images.every(i => i.complete && i.naturalWidth > 0)"
+                  "     && !view.textContent.includes('Error displaying widget'); }); }")
+
+
+def _move_a_control(view):
+    """Change one control of the widget ``view`` as a person would; return what was done."""
+    action = view.locator("button.mod-primary")
+    if action.count():
+        label = action.first.inner_text().strip()
+        action.first.click()
+        return f"pressed {label!r}"
+    menus = view.locator("select")
+    if menus.count():
+        menu = menus.first
+        # by value: a label's spaces are drawn as non-breaking ones
+        options = menu.locator("option").evaluate_all("options => options.map(o => o.value)")
+        current = menu.input_value()
+        other = next(o for o in options if o != current)
+        menu.select_option(value=other)
+        return f"chose {other!r} instead of {current!r}"
+    toggles = view.locator("button.widget-toggle-button:not(.mod-active)")
+    if toggles.count():
+        label = toggles.first.inner_text().strip()
+        toggles.first.click()
+        return f"toggled {label!r}"
+    handle = view.locator(".noUi-handle").first
+    box = handle.bounding_box()
+    page = view.page
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] / 2 + 60, box["y"] + box["height"] / 2, steps=5)
+    page.mouse.up()
+    return "dragged a slider"
+
+
+@pytest.mark.parametrize(("folder", "name"), ASSIGNMENTS)
+def test_instructor_notebook_runs_and_its_widgets_respond(open_notebook, folder, name):
+    start = time.perf_counter()
+    page = open_notebook(f"solutions/{folder}/{name}.ipynb")
+    all_ran = page.evaluate(_RUN_ALL)
+    outputs = page.evaluate(_OUTPUTS)
+    errors = [o for o in outputs if o["type"] == "error"]
+    assert not errors, f"error outputs: {errors}"
+    assert all_ran, "JupyterLab reports that running all cells failed"
+    # (a dashboard's output also carries the picture it leaves where no kernel runs)
+    widgets = sum(o["widget"] for o in outputs)
+    assert widgets > 0, "no dashboard was displayed"
+    page.wait_for_function(_WIDGETS_DRAWN, arg=widgets)
+    TIMINGS[f"{folder} run all"] = round(time.perf_counter() - start, 1)
+    screenshot(page, f"{folder}-instructor")
+
+    views = page.locator(WIDGET_OUTPUT)
+    done = []
+    for i in range(widgets):
+        view = views.nth(i)
+        view.scroll_into_view_if_needed()
+        image = view.locator("img").last
+        before_src, before = image.get_attribute("src"), image.screenshot()
+        screenshot(view, f"{folder}-widget{i + 1}-before")
+        what = _move_a_control(view)
+        # the Image widget shows a new figure under a new URL: wait for it, then compare
+        page.wait_for_function(
+            "([view, before]) => { const imgs = document.querySelectorAll("
+            f"'{WIDGET_OUTPUT}')[view].querySelectorAll('img');"
+            " const img = imgs[imgs.length - 1];"
+            " return img.getAttribute('src') !== before && img.complete && img.naturalWidth > 0; }",
+            arg=[i, before_src])
+        after = image.screenshot()
+        screenshot(view, f"{folder}-widget{i + 1}-after")
+        assert after != before, f"widget {i + 1}: {what}, but its figure did not change"
+        done.append(what)
+    errors = [o for o in page.evaluate(_OUTPUTS) if o["type"] == "error"]
+    assert not errors, f"moving the controls raised: {errors}"
+    TIMINGS[f"{folder} widgets"] = done
+
+
+def _validate(page):
+    """Press nbgrader's Validate button; return (passed, the dialog's text)."""
+    page.locator("jp-button.validate-button").click()
+    dialog = page.locator(".nbgrader-SuccessDialog, .nbgrader-ErrorDialog")
+    dialog.wait_for()
+    text = dialog.inner_text()
+    passed = page.locator(".nbgrader-SuccessDialog .validation-success").count() > 0
+    return passed, text
+
+
+@pytest.mark.parametrize(("folder", "name"), ASSIGNMENTS)
+def test_validate_tells_a_student_where_they_stand(open_notebook, folder, name):
+    start = time.perf_counter()
+    page = open_notebook(f"notebooks/{folder}/{name}.ipynb")
+    passed, text = _validate(page)
+    screenshot(page, f"{folder}-validate-untouched")
+    assert not passed and "failed" in text.lower(), text
+    assert page.locator(".nbgrader-ErrorDialog .validation-failed").count() == 1, text
+    # the failing tests are named by what they test: the student's own exercise names
+    assert _first_exercise(nbformat.read(RELEASE / folder / f"{name}.ipynb", as_version=4)) \
+        in text, text
+
+    page = open_notebook(f"notebooks/{folder}/{name}-answered.ipynb")
+    passed, text = _validate(page)
+    screenshot(page, f"{folder}-validate-answered")
+    assert passed, text
+    assert "Success" in text, text
+    TIMINGS[f"{folder} validate"] = round(time.perf_counter() - start, 1)
+
+
+def _first_exercise(nb) -> str:
+    """The first function a student has to write (its name appears in the failing test)."""
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("solution") and cell.cell_type == "code" and "def " in cell.source:
+            return cell.source.split("def ", 1)[1].split("(", 1)[0]
+    raise AssertionError("no exercise in the notebook")
+
+
+def teardown_module():
+    from browser_tools import ARTIFACTS
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / "timings.json").write_text(json.dumps(TIMINGS, indent=1))
