@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 import numpy as np
 import pytest
 
@@ -95,15 +97,21 @@ def test_same_inputs_draw_the_same_picture():
     assert first == second
 
 
-def test_a_dashboard_leaves_its_current_figure_behind():
-    """Displayed, a dashboard's output carries its figure's PNG; refresh_static re-sends it."""
-    import base64
 
+@pytest.fixture
+def ipython():
+    """An IPython shell for display() to publish to, gone after the test."""
     from IPython.core.interactiveshell import InteractiveShell
+
+    yield InteractiveShell.instance()
+    InteractiveShell.clear_instance()
+
+
+def test_a_dashboard_leaves_its_current_figure_behind(ipython):
+    """Displayed, a dashboard's output carries its figure's PNG; refresh_static re-sends it."""
     from IPython.display import display
     from IPython.utils.capture import capture_output
 
-    InteractiveShell.instance()  # display() needs a shell to publish to
     explorer = activation_explorer(REFERENCE)
     image = explorer.children[-1]
     with capture_output() as shown:

@@ -224,11 +224,22 @@ def test_trainer_controls_and_button(digits):
     (_NotImplemented, "your Adam is not implemented yet"),
     (_Raises, "Adam raised KeyError"),
 ])
-def test_trainer_survives_broken_optimizers(digits, optimizer, note):
-    """A failing optimizer ends the run with a note on the figure, never an exception."""
-    trainer = DigitsTrainer({"Adam": optimizer}, digits, progress=False)
-    run = trainer.train(epochs=5)
-    assert run.note.startswith(note)
+@pytest.mark.parametrize("in_ipython", [False, True])
+def test_trainer_survives_broken_optimizers(digits, optimizer, note, in_ipython):
+    """A failing optimizer ends the run with a note on the figure, never an exception.
+
+    In IPython too, where the Output widget would otherwise swallow the error first.
+    """
+    from IPython.core.interactiveshell import InteractiveShell
+
+    if in_ipython:
+        InteractiveShell.instance()
+    try:
+        trainer = DigitsTrainer({"Adam": optimizer}, digits, progress=False)
+        run = trainer.train(epochs=5)
+    finally:
+        InteractiveShell.clear_instance()
+    assert run.note is not None and run.note.startswith(note), run.note
     assert not trainer.button.disabled
 
 

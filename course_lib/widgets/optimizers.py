@@ -563,16 +563,20 @@ class DigitsTrainer:
         self.button.disabled = True
         if self.progress:  # (outside a notebook, clear_output prints escape codes)
             self.output.clear_output()
+        # (caught inside the Output widget: in IPython it would swallow the error itself,
+        # print a traceback instead, and leave the run without its note)
         try:
-            optimizer = self.optimizers[run.optimizer](lr=run.lr, weight_decay=run.weight_decay)
             with self.output, np.errstate(all="ignore"):
-                run.history = fit(model, self.X_train, self.y_train, optimizer=optimizer,
-                                  epochs=run.epochs, batch_size=self.batch_size, seed=self.seed,
-                                  progress=self.progress, callback=on_epoch)
-        except NotImplementedError:
-            run.note = f"your {run.optimizer} is not implemented yet"
-        except Exception as exc:  # the student's optimizer: show what it raised, never raise
-            run.note = f"{run.optimizer} raised {type(exc).__name__}: {str(exc)[:60]}"
+                try:
+                    optimizer = self.optimizers[run.optimizer](lr=run.lr,
+                                                               weight_decay=run.weight_decay)
+                    run.history = fit(model, self.X_train, self.y_train, optimizer=optimizer,
+                                      epochs=run.epochs, batch_size=self.batch_size,
+                                      seed=self.seed, progress=self.progress, callback=on_epoch)
+                except NotImplementedError:
+                    run.note = f"your {run.optimizer} is not implemented yet"
+                except Exception as exc:  # the student's optimizer: say what it raised
+                    run.note = f"{run.optimizer} raised {type(exc).__name__}: {str(exc)[:60]}"
         finally:
             self.button.disabled = False
         self._draw()
