@@ -125,3 +125,19 @@ def test_a_failing_check_puts_the_students_helpers_back_at_once():
     with pytest.raises(ExerciseFailed):
         check("mlp_forward", namespace["mlp_forward"])
     assert namespace["dense_forward"] is own
+
+
+def test_a_failure_in_ipython_shows_the_message_not_the_machinery(capsys):
+    """In a notebook, a failed check prints its message alone, without course_lib's frames."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    try:
+        shell.run_cell("from course_lib.checks import check\n"
+                       "def relu(x):\n    return x\n"
+                       "check('relu', relu)\n")
+    finally:
+        InteractiveShell.clear_instance()
+    shown = capsys.readouterr().out
+    assert shown.startswith("ExerciseFailed: relu"), shown
+    assert "_engine.py" not in shown and "Traceback" not in shown

@@ -28,6 +28,12 @@ ATOL = 1e-12  # values this close to 0 are 0 (e.g. 1 - tanh(x)**2 for large x)
 class ExerciseFailed(AssertionError):
     """A check of a student's function failed; the message says what to fix."""
 
+    def _render_traceback_(self):
+        # IPython (a notebook, nbgrader's Validate) shows these lines instead of a
+        # traceback: the message is the feedback, and the frames of course_lib's checking
+        # machinery would bury it for a student
+        return [f"ExerciseFailed: {self}"]
+
 
 @dataclass(frozen=True)
 class Case:
