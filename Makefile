@@ -1,6 +1,7 @@
 # nn-course: every target sets up what it needs itself.
 #   make lab      set up and open the course in JupyterLab
 #   make test     set up and run every test
+#   make demo     set up and open the course's widgets for a lecture (Voilà)
 #   make bench    set up and run the training benchmark
 #   make bench-grade  set up and time grading a class: nncourse against plain nbgrader
 #   make release  regenerate notebooks/ (student release) from solutions/
@@ -15,7 +16,7 @@ ASSIGNMENTS := $(notdir $(wildcard solutions/[0-9]*))
 export PATH := $(BIN):$(PATH)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: venv lab test bench bench-grade release lint clean
+.PHONY: venv lab demo test bench bench-grade release lint clean
 
 venv: $(STAMP)
 
@@ -31,6 +32,16 @@ ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 lab: $(STAMP)
 	$(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" \
 		--LabApp.default_url=/lab/tree/notebooks $(ROOT_FLAG) $(LAB_ARGS)
+
+# The finished course's widgets for a lecture, in Voilà: no code, large type, the presets
+# of course_lib/presenter.py. NO_BROWSER=1 only serves; DEMO_PORT picks the port. Voilà
+# reads demos/voila.json from its working folder and finds the presenter template through
+# JUPYTER_PATH.
+DEMO_PORT ?= 8866
+
+demo: $(STAMP)
+	cd demos && JUPYTER_PATH="$(CURDIR)/demos/share/jupyter$${JUPYTER_PATH:+:$$JUPYTER_PATH}" \
+		$(BIN)/voila --port=$(DEMO_PORT) $(if $(NO_BROWSER),--no-browser) $(DEMO_ARGS)
 
 # System programs some tests need, from Debian's packages: the grading sandbox
 # (course_lib/grading/sandbox.py) runs kernels in bubblewrap; the browser tests drive

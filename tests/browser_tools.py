@@ -72,7 +72,7 @@ def _wait_for_http(url: str, process: subprocess.Popen, log: Path, timeout: floa
 @contextlib.contextmanager
 def jupyter_server(root: Path, command: str = "lab", args=(), ready_path: str = "/api/status",
                    timeout: float = 180):
-    """Start ``jupyter <command>`` (lab, or voila) serving ``root``; yield (base url, token).
+    """Start JupyterLab (``command="lab"``) or Voilà serving ``root``; yield (base url, token).
 
     The server's log is written to ``root/../<command>-server.log``.
     """
@@ -89,8 +89,12 @@ def jupyter_server(root: Path, command: str = "lab", args=(), ready_path: str = 
            "JUPYTERLAB_WORKSPACES_DIR": str(home / "workspaces"),
            "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
            "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
-    executable = Path(sys.executable).parent / "jupyter"
-    argv = [str(executable), command, f"--port={port}", "--no-browser", "--ip=127.0.0.1"]
+    bin_dir = Path(sys.executable).parent
+    if command == "voila":  # Voilà 0.5 installs a `voila` command, not `jupyter voila`
+        argv = [str(bin_dir / "voila"), f"--port={port}", "--no-browser", "--Voila.ip=127.0.0.1"]
+    else:
+        argv = [str(bin_dir / "jupyter"), command, f"--port={port}", "--no-browser",
+                "--ip=127.0.0.1"]
     if command == "lab":
         argv += [f"--ServerApp.token={token}", f"--ServerApp.root_dir={root}",
                  "--LabApp.expose_app_in_browser=True", "--ServerApp.allow_root=True"]
@@ -146,3 +150,40 @@ def scratch_course(path: Path) -> Path:
         shutil.copytree(ROOT / folder, path / folder,
                         ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
     return path
+
+
+def move_a_control(view) -> str:
+    """Change one control of the dashboard ``view`` (a Locator) as a person would.
+
+    A button is pressed (the digits trainer's Train), else a dropdown is set to
+    another option, else a toggle is switched on, else a slider is dragged.
+    Returns what was done, in words.
+    """
+    action = view.locator("button.mod-primary")
+    if action.count():
+        label = action.first.inner_text().strip()
+        action.first.click()
+        return f"pressed {label!r}"
+    menus = view.locator("select")
+    if menus.count():
+        # by value: a label's spaces are drawn as non-breaking ones
+        menu = menus.first
+        options = menu.locator("option").evaluate_all("options => options.map(o => o.value)")
+        current = menu.input_value()
+        other = next(o for o in options if o != current)
+        menu.select_option(value=other)
+        return f"chose {other!r} instead of {current!r}"
+    toggles = view.locator("button.widget-toggle-button:not(.mod-active)")
+    if toggles.count():
+        label = toggles.first.inner_text().strip()
+        toggles.first.click()
+        return f"toggled {label!r}"
+    handle = view.locator(".noUi-handle").first
+    box = handle.bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page = view.page
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x + 60, y, steps=5)
+    page.mouse.up()
+    return "dragged a slider"

@@ -22,7 +22,14 @@ import time
 
 import nbformat
 import pytest
-from browser_tools import VIEWPORT, chromium, jupyter_server, scratch_course, screenshot
+from browser_tools import (
+    VIEWPORT,
+    chromium,
+    jupyter_server,
+    move_a_control,
+    scratch_course,
+    screenshot,
+)
 from course_tools import ASSIGNMENTS, RELEASE, answered
 
 #: a dashboard's output in a cell: a widget box holding its controls and its figure (the
@@ -99,37 +106,6 @@ _WIDGETS_DRAWN = ("(expected) => { const views = document.querySelectorAll('" + 
                   "     && !view.textContent.includes('Error displaying widget'); }); }")
 
 
-def _move_a_control(view):
-    """Change one control of the widget ``view`` as a person would; return what was done."""
-    action = view.locator("button.mod-primary")
-    if action.count():
-        label = action.first.inner_text().strip()
-        action.first.click()
-        return f"pressed {label!r}"
-    menus = view.locator("select")
-    if menus.count():
-        menu = menus.first
-        # by value: a label's spaces are drawn as non-breaking ones
-        options = menu.locator("option").evaluate_all("options => options.map(o => o.value)")
-        current = menu.input_value()
-        other = next(o for o in options if o != current)
-        menu.select_option(value=other)
-        return f"chose {other!r} instead of {current!r}"
-    toggles = view.locator("button.widget-toggle-button:not(.mod-active)")
-    if toggles.count():
-        label = toggles.first.inner_text().strip()
-        toggles.first.click()
-        return f"toggled {label!r}"
-    handle = view.locator(".noUi-handle").first
-    box = handle.bounding_box()
-    page = view.page
-    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-    page.mouse.down()
-    page.mouse.move(box["x"] + box["width"] / 2 + 60, box["y"] + box["height"] / 2, steps=5)
-    page.mouse.up()
-    return "dragged a slider"
-
-
 @pytest.mark.parametrize(("folder", "name"), ASSIGNMENTS)
 def test_instructor_notebook_runs_and_its_widgets_respond(open_notebook, folder, name):
     start = time.perf_counter()
@@ -154,7 +130,7 @@ def test_instructor_notebook_runs_and_its_widgets_respond(open_notebook, folder,
         image = view.locator("img").last
         before_src, before = image.get_attribute("src"), image.screenshot()
         screenshot(view, f"{folder}-widget{i + 1}-before")
-        what = _move_a_control(view)
+        what = move_a_control(view)
         # the Image widget shows a new figure under a new URL: wait for it, then compare
         page.wait_for_function(
             "([view, before]) => { const imgs = document.querySelectorAll("
@@ -192,6 +168,9 @@ def test_validate_tells_a_student_where_they_stand(open_notebook, folder, name):
     # the failing tests are named by what they test: the student's own exercise names
     assert _first_exercise(nbformat.read(RELEASE / folder / f"{name}.ipynb", as_version=4)) \
         in text, text
+    # and what the student reads is the check's message, not course_lib's machinery
+    assert "ExerciseFailed: " in text or "NotImplementedError" in text, text
+    assert "_engine.py" not in text, text
 
     page = open_notebook(f"notebooks/{folder}/{name}-answered.ipynb")
     passed, text = _validate(page)
