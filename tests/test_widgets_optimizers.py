@@ -220,6 +220,17 @@ def test_trainer_controls_and_button(digits):
     assert not button.disabled
 
 
+def test_trainer_keeps_the_learning_rate_it_was_given(digits):
+    """lr=3e-3 trains at 3e-3 and the slider shows 0.003; a rate between steps is added."""
+    trainer = DigitsTrainer(OPTIMIZERS, digits, progress=False)
+    lr = trainer.widget.children[0].children[0].children[1]
+    trainer.train(optimizer="Adam", lr=3e-3, epochs=5)
+    assert trainer.runs[-1].lr == 3e-3 and lr.value == 3e-3 and lr.label == "0.003"
+    trainer.train(lr=7e-4, weight_decay=5e-4, epochs=5)
+    assert (trainer.runs[-1].lr, trainer.runs[-1].weight_decay) == (7e-4, 5e-4)
+    assert list(lr.options) == sorted(lr.options)
+
+
 @pytest.mark.parametrize(("optimizer", "note"), [
     (_NotImplemented, "your Adam is not implemented yet"),
     (_Raises, "Adam raised KeyError"),

@@ -453,6 +453,18 @@ def plot_training(runs, epochs=None) -> Figure:
 
 _REDRAW_SECONDS = 0.3
 _DEFAULT_LR = {"GD": 0.3, "Momentum": 0.03, "Adam": 3e-3}
+#: the learning rates the trainer's slider offers: 1, 2, 3 and 5 in each decade, the
+#: defaults among them (a log slider's steps would show 3e-3 as 0.00316, and train it)
+_LEARNING_RATES = [float(f"{m}e{e}") for e in range(-4, 1) for m in (1, 2, 3, 5)] + [1.0]
+_WEIGHT_DECAYS = [0.0, 1e-4, 1e-3, 1e-2, 1e-1]
+
+
+def _offer(slider, value):
+    """Set a SelectionSlider to ``value``, adding it to the options if it is not one yet."""
+    value = float(value)
+    if value not in slider.options:
+        slider.options = sorted({*slider.options, value})
+    slider.value = value
 
 
 class DigitsTrainer:
@@ -488,10 +500,10 @@ class DigitsTrainer:
         self.choice = w.Dropdown(options=list(self.optimizers), value="Adam"
                                  if "Adam" in self.optimizers else next(iter(self.optimizers)),
                                  description="optimizer", style=style)
-        self.lr = w.FloatLogSlider(value=_DEFAULT_LR.get(self.choice.value, 0.01), base=10,
-                                   min=-4, max=0.5, step=0.05, description="lr",
-                                   readout_format=".2g", style=style)
-        self.weight_decay = w.SelectionSlider(options=[0.0, 1e-4, 1e-3, 1e-2, 1e-1], value=0.0,
+        self.lr = w.SelectionSlider(options=_LEARNING_RATES,
+                                    value=_DEFAULT_LR.get(self.choice.value, 0.01),
+                                    description="lr", style=style)
+        self.weight_decay = w.SelectionSlider(options=_WEIGHT_DECAYS, value=0.0,
                                               description="weight decay", style=style)
         self.epochs = w.IntSlider(value=30, min=5, max=60, step=5, description="epochs",
                                   style=style)
@@ -528,8 +540,12 @@ class DigitsTrainer:
     def _train(self, **settings) -> TrainingRun:
         # (the Train button's: a click changes the live figure, not the saved picture)
         for key, value in settings.items():
-            {"optimizer": self.choice, "lr": self.lr, "weight_decay": self.weight_decay,
-             "epochs": self.epochs}[key].value = value
+            control = {"optimizer": self.choice, "lr": self.lr, "weight_decay": self.weight_decay,
+                       "epochs": self.epochs}[key]
+            if key in ("lr", "weight_decay"):  # any value, not only the slider's steps
+                _offer(control, value)
+            else:
+                control.value = value
         run = TrainingRun(self.choice.value, float(self.lr.value),
                           float(self.weight_decay.value), int(self.epochs.value))
         self.runs.append(run)
