@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from .data import load_digits
+from .widgets._render import set_figure_scale
 from .widgets.activations import activation_explorer
 from .widgets.backprop import gradient_norm_explorer
 from .widgets.forward_pass import (
@@ -33,7 +34,7 @@ from .widgets.forward_pass import (
 from .widgets.losses import loss_explorer, saturation_explorer
 from .widgets.optimizers import OPTIMIZERS, DigitsTrainer, optimizer_race
 
-__all__ = ["Preset", "PRESETS", "WIDGETS", "build", "figure", "show"]
+__all__ = ["PROJECTOR_SCALE", "Preset", "PRESETS", "WIDGETS", "build", "figure", "show"]
 
 
 def _trained_digits(optimizer="Adam", lr=3e-3, weight_decay=0.0, epochs=30):
@@ -47,6 +48,10 @@ def _trained_digits(optimizer="Adam", lr=3e-3, weight_decay=0.0, epochs=30):
     trainer.train(optimizer=optimizer, lr=lr, weight_decay=weight_decay, epochs=epochs)
     return trainer.widget
 
+
+#: pixels of a presenter's figure per pixel of the same figure in a notebook: stretched
+#: across a 1400-pixel page, a notebook's figure (about 900 pixels wide) would be soft
+PROJECTOR_SCALE = 1.5
 
 #: Widget name, as the notebooks import it -> a function that builds its dashboard from
 #: keyword settings alone. The factories' student arguments are left at None, so
@@ -212,6 +217,8 @@ def build(name: str):
     ipywidgets.VBox
         The widget's dashboard, its figure as wide as the page.
     """
+    # this kernel draws for a projector from now on, interactive redraws included
+    set_figure_scale(PROJECTOR_SCALE)
     preset = PRESETS[name]
     dashboard = WIDGETS[preset.widget](**preset.settings)
     for label, value in preset.controls.items():

@@ -34,3 +34,13 @@ def unchanged():
             assert a.tobytes() == b.tobytes(), f"{name} was modified in place"
 
     return check
+
+
+@pytest.fixture(autouse=True)
+def _notebook_figure_scale():
+    """Every test starts with figures drawn at a notebook's size (presenter mode changes it)."""
+    from course_lib.widgets._render import set_figure_scale
+
+    set_figure_scale(1.0)
+    yield
+    set_figure_scale(1.0)

@@ -84,6 +84,27 @@ def test_a_preset_draws_the_same_picture_every_time(first_pictures, name):
     assert again == first_pictures[name], f"{name}: two builds gave different PNGs"
 
 
+def _png_size(png: bytes) -> tuple[int, int]:
+    return int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+
+
+def test_presenter_figures_have_the_pixels_of_a_projector_and_keep_them(first_pictures):
+    """A preset's figure has 1.5 times a notebook's pixels each way, after a redraw too."""
+    from course_lib.widgets import activation_explorer
+    from course_lib.widgets._render import set_figure_scale
+
+    set_figure_scale(1.0)
+    notebook = activation_explorer(entry="sigmoid", x_range=(-10.0, 10.0)).children[-1].value
+    width, height = _png_size(bytes(notebook))
+    big_width, big_height = _png_size(first_pictures["sigmoid-saturates"])
+    # (matplotlib rounds each size in inches times dots per inch: a pixel either way)
+    assert abs(big_width - width * presenter.PROJECTOR_SCALE) <= 1
+    assert abs(big_height - height * presenter.PROJECTOR_SCALE) <= 1
+    dashboard = presenter.build("sigmoid-saturates")
+    dashboard.children[0].children[0].value = "tanh"  # a control moved in the lecture
+    assert _png_size(bytes(dashboard.children[-1].value)) == (big_width, big_height)
+
+
 def test_presets_show_different_pictures(first_pictures):
     pictures = list(first_pictures.values())
     assert len(set(pictures)) == len(pictures), "two presets draw the same picture"

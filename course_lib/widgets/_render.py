@@ -10,13 +10,29 @@ import uuid
 
 import numpy as np
 
-__all__ = ["dashboard", "figure_png", "try_student"]
+__all__ = ["dashboard", "figure_png", "set_figure_scale", "try_student"]
+
+
+#: every figure's pixels per inch are multiplied by this: 1 in a notebook
+_SCALE = {"value": 1.0}
+
+
+def set_figure_scale(scale: float) -> float:
+    """Draw every later figure with ``scale`` times the pixels; return the scale before.
+
+    Presenter mode (:mod:`course_lib.presenter`) sets 1.5 in its own kernel, so that
+    figures stretched to a projector's page width stay sharp; notebooks keep 1.
+    """
+    if not scale > 0:
+        raise ValueError(f"the figure scale must be positive, not {scale}")
+    previous, _SCALE["value"] = _SCALE["value"], float(scale)
+    return previous
 
 
 def figure_png(fig, dpi=96) -> bytes:
     """The figure rendered as PNG bytes (for an ipywidgets Image, or a static output)."""
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi)
+    fig.savefig(buffer, format="png", dpi=dpi * _SCALE["value"])
     return buffer.getvalue()
 
 
