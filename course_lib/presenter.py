@@ -199,16 +199,6 @@ def _control(widget, label):
     return found[0]
 
 
-def _figure(widget):
-    """The dashboard's Image widget: every dashboard of the course draws into exactly one."""
-    import ipywidgets as w
-
-    images = [child for child in _walk(widget) if isinstance(child, w.Image)]
-    if len(images) != 1:
-        raise ValueError(f"the dashboard has {len(images)} images, not one")
-    return images[0]
-
-
 def build(name: str):
     """The live dashboard of preset ``name``, on the reference implementations.
 
@@ -224,13 +214,13 @@ def build(name: str):
     for label, value in preset.controls.items():
         _control(dashboard, label).value = value
     # the figures are drawn for a laptop's notebook; in a hall they fill the page's width
-    _figure(dashboard).layout.max_width = "none"
+    dashboard.figure.layout.max_width = "none"
     return dashboard
 
 
 def figure(name: str) -> bytes:
     """The PNG that preset ``name`` shows first: the same bytes on every call."""
-    return bytes(_figure(build(name)).value)
+    return bytes(build(name).figure.value)
 
 
 def show(name: str) -> None:

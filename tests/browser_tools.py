@@ -187,3 +187,47 @@ def move_a_control(view) -> str:
     page.mouse.move(x + 60, y, steps=5)
     page.mouse.up()
     return "dragged a slider"
+
+
+# JavaScript run in the page. A dashboard's figure is the last image in its view.
+_DRAWN = ("([selector, expected]) => { const views = document.querySelectorAll(selector);"
+          " if (views.length !== expected) return false;"
+          " return [...views].every(view => { const images = [...view.querySelectorAll('img')];"
+          "   return images.length > 0 && images.every(i => i.complete && i.naturalWidth > 0)"
+          "     && !view.textContent.includes('Error displaying widget'); }); }")
+_NEW_FIGURE = ("([selector, index, before]) => {"
+               " const images = document.querySelectorAll(selector)[index].querySelectorAll('img');"
+               " const img = images[images.length - 1];"
+               " return img.getAttribute('src') !== before && img.complete"
+               "   && img.naturalWidth > 0; }")
+
+
+def wait_until_drawn(page, selector: str, expected: int) -> None:
+    """Until ``expected`` dashboards match ``selector``, each with every image loaded and
+    none saying "Error displaying widget"."""
+    page.wait_for_function(_DRAWN, arg=[selector, expected])
+
+
+def change_each_dashboard(page, selector: str, names) -> list[str]:
+    """Move one control of each dashboard matching ``selector``; assert its figure changed.
+
+    For the i-th dashboard, screenshots ``names[i]-before`` and ``-after`` are saved.
+    The Image widget shows a new figure under a new URL: that is waited for (and, after
+    a button press, for the button to be enabled again, which ends a training run), then
+    the pixels are compared. Returns what was done to each, in words.
+    """
+    views, done = page.locator(selector), []
+    for index, name in enumerate(names):
+        view = views.nth(index)
+        view.scroll_into_view_if_needed()
+        image = view.locator("img").last
+        before_src, before = image.get_attribute("src"), image.screenshot()
+        screenshot(view, f"{name}-before")
+        what = move_a_control(view)
+        page.wait_for_function(_NEW_FIGURE, arg=[selector, index, before_src])
+        if what.startswith("pressed"):
+            view.locator("button.mod-primary:not([disabled])").wait_for()
+        screenshot(view, f"{name}-after")
+        assert image.screenshot() != before, f"{name}: {what}, but its figure did not change"
+        done.append(what)
+    return done

@@ -26,7 +26,14 @@ import shutil
 
 import nbformat
 import pytest
-from browser_tools import VIEWPORT, chromium, jupyter_server, move_a_control, screenshot
+from browser_tools import (
+    VIEWPORT,
+    change_each_dashboard,
+    chromium,
+    jupyter_server,
+    screenshot,
+    wait_until_drawn,
+)
 from course_tools import ASSIGNMENTS, ROOT
 
 from course_lib import presenter
@@ -49,10 +56,6 @@ VIEW = ".jp-OutputArea-output > .jupyter-widgets"
 _REMOTE_LOAD = re.compile(r'<(?:script|link)\b[^>]*\b(?:src|href)="https?://|import\(\s*"https?://')
 
 # JavaScript run in the page
-_ALL_DRAWN = ("(expected) => { const views = document.querySelectorAll('" + VIEW + "');"
-              " if (views.length !== expected) return false;"
-              " return [...views].every(view => { const img = view.querySelector('img');"
-              "   return img && img.complete && img.naturalWidth > 0; }); }")
 _FIGURE_HASHES = ("async () => { const hashes = [];"
                   " for (const view of document.querySelectorAll('" + VIEW + "')) {"
                   "   const data = await (await fetch(view.querySelector('img').src)).arrayBuffer();"
@@ -68,10 +71,6 @@ _SMALLEST_FONT = ("(selector) => { const sizes = [...document.querySelectorAll(s
 _FIGURE_FILLS = ("() => [...document.querySelectorAll('" + VIEW + "')].map(view => "
                  "  view.querySelector('img').getBoundingClientRect().width"
                  "  / view.getBoundingClientRect().width)")
-_NEW_FIGURE = ("([index, before]) => { const view = document.querySelectorAll('" + VIEW +
-               "')[index]; const img = view.querySelector('img');"
-               " return img.getAttribute('src') !== before && img.complete"
-               "   && img.naturalWidth > 0; }")
 
 
 def _shown(path) -> list[str]:
@@ -135,7 +134,7 @@ def open_page(server):
 
 def _open_demo(open_page, name, shown):
     page, outside, failed = open_page(f"voila/render/{name}.ipynb")
-    page.wait_for_function(_ALL_DRAWN, arg=len(shown))
+    wait_until_drawn(page, VIEW, len(shown))
     return page, outside, failed
 
 
@@ -186,20 +185,7 @@ def test_demo_renders_large_offline_and_the_same_each_time(open_page, name):
 def test_every_dashboard_of_a_demo_responds(open_page, name):
     shown = _shown(DEMOS / f"{name}.ipynb")
     page, _, _ = _open_demo(open_page, name, shown)
-    views = page.locator(VIEW)
-    for index, preset in enumerate(shown):
-        view = views.nth(index)
-        view.scroll_into_view_if_needed()
-        image = view.locator("img")
-        before_src, before = image.get_attribute("src"), image.screenshot()
-        screenshot(view, f"demo-{name}-{preset}-before")
-        what = move_a_control(view)
-        # a new figure arrives under a new URL: wait for it, then compare the pixels
-        page.wait_for_function(_NEW_FIGURE, arg=[index, before_src])
-        if what.startswith("pressed"):  # the run redraws as it goes: wait for its end
-            view.locator("button.mod-primary:not([disabled])").wait_for()
-        screenshot(view, f"demo-{name}-{preset}-after")
-        assert image.screenshot() != before, f"{preset}: {what}, but the figure did not change"
+    change_each_dashboard(page, VIEW, [f"demo-{name}-{preset}" for preset in shown])
     text = page.inner_text("body")
     assert "Traceback" not in text and "error when executing" not in text
     _leave(page)

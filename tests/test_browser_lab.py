@@ -24,11 +24,12 @@ import nbformat
 import pytest
 from browser_tools import (
     VIEWPORT,
+    change_each_dashboard,
     chromium,
     jupyter_server,
-    move_a_control,
     scratch_course,
     screenshot,
+    wait_until_drawn,
 )
 from course_tools import ASSIGNMENTS, RELEASE, answered
 
@@ -98,12 +99,6 @@ _OUTPUTS = ("() => { " + _CURRENT + " const found = [];"
             "     widget: !!(out.data && out.data['application/vnd.jupyter.widget-view+json']"
             "       && out.data['image/png'])}));"
             " }); return found; }")
-_WIDGETS_DRAWN = ("(expected) => { const views = document.querySelectorAll('" + WIDGET_OUTPUT +
-                  "'); if (views.length !== expected) return false;"
-                  " return [...views].every(view => {"
-                  "   const images = [...view.querySelectorAll('img')];"
-                  "   return images.length > 0 && images.every(i => i.complete && i.naturalWidth > 0)"
-                  "     && !view.textContent.includes('Error displaying widget'); }); }")
 
 
 @pytest.mark.parametrize(("folder", "name"), ASSIGNMENTS)
@@ -118,30 +113,12 @@ def test_instructor_notebook_runs_and_its_widgets_respond(open_notebook, folder,
     # (a dashboard's output also carries the picture it leaves where no kernel runs)
     widgets = sum(o["widget"] for o in outputs)
     assert widgets > 0, "no dashboard was displayed"
-    page.wait_for_function(_WIDGETS_DRAWN, arg=widgets)
+    wait_until_drawn(page, WIDGET_OUTPUT, widgets)
     TIMINGS[f"{folder} run all"] = round(time.perf_counter() - start, 1)
     screenshot(page, f"{folder}-instructor")
 
-    views = page.locator(WIDGET_OUTPUT)
-    done = []
-    for i in range(widgets):
-        view = views.nth(i)
-        view.scroll_into_view_if_needed()
-        image = view.locator("img").last
-        before_src, before = image.get_attribute("src"), image.screenshot()
-        screenshot(view, f"{folder}-widget{i + 1}-before")
-        what = move_a_control(view)
-        # the Image widget shows a new figure under a new URL: wait for it, then compare
-        page.wait_for_function(
-            "([view, before]) => { const imgs = document.querySelectorAll("
-            f"'{WIDGET_OUTPUT}')[view].querySelectorAll('img');"
-            " const img = imgs[imgs.length - 1];"
-            " return img.getAttribute('src') !== before && img.complete && img.naturalWidth > 0; }",
-            arg=[i, before_src])
-        after = image.screenshot()
-        screenshot(view, f"{folder}-widget{i + 1}-after")
-        assert after != before, f"widget {i + 1}: {what}, but its figure did not change"
-        done.append(what)
+    done = change_each_dashboard(page, WIDGET_OUTPUT,
+                                 [f"{folder}-widget{i + 1}" for i in range(widgets)])
     errors = [o for o in page.evaluate(_OUTPUTS) if o["type"] == "error"]
     assert not errors, f"moving the controls raised: {errors}"
     TIMINGS[f"{folder} widgets"] = done

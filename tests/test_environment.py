@@ -15,6 +15,7 @@ import subprocess
 import sys
 import venv
 
+import nbformat
 import pytest
 import yaml
 from course_tools import ROOT
@@ -74,8 +75,6 @@ def test_a_finished_notebook_runs_in_the_built_environment(built, tmp_path):
     out = tmp_path / "ran.ipynb"
     _run(built, built / "jupyter", "nbconvert", "--to", "notebook", "--execute",
          "--ExecutePreprocessor.timeout=600", "--output", str(out), NOTEBOOK)
-    import nbformat
-
     nb = nbformat.read(out, as_version=4)
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
     assert outputs and not [o for o in outputs if o.output_type == "error"]

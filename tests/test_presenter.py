@@ -117,7 +117,7 @@ def test_a_preset_sets_its_settings_and_controls():
               if getattr(w, "description", None)}
     assert values["hidden units H"] == 20
     assert values["fit output layer by least squares"] is True
-    assert presenter._figure(dashboard).layout.max_width == "none"
+    assert dashboard.figure.layout.max_width == "none"
     with pytest.raises(KeyError):
         presenter.build("no-such-preset")
 

@@ -78,8 +78,9 @@ def dashboard(children, figure, title: str):
     Returns
     -------
     Dashboard (an ipywidgets.VBox)
-        Its ``refresh_static()`` re-sends the picture after the figure changed
-        outside a control's callback (a training run started from code).
+        Its ``figure`` is the Image widget. Its ``refresh_static()`` re-sends the
+        picture after the figure changed outside a control's callback (a training
+        run started from code).
     """
     return _dashboard_class()(children, figure=figure, title=title)
 
@@ -94,13 +95,13 @@ def _dashboard_class():
 
         def __init__(self, children, figure, title):
             super().__init__(children)
-            self._figure, self._title, self._display_ids = figure, title, []
+            self.figure, self._title, self._display_ids = figure, title, []
 
         def _repr_mimebundle_(self, **kwargs):
             bundle = super()._repr_mimebundle_(**kwargs)
             bundle["text/plain"] = f"{self._title} (interactive: run the notebook to use it)"
-            if self._figure.value:
-                bundle["image/png"] = base64.b64encode(self._figure.value).decode("ascii")
+            if self.figure.value:
+                bundle["image/png"] = base64.b64encode(self.figure.value).decode("ascii")
             return bundle
 
         def _ipython_display_(self):
