@@ -11,8 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from course_lib import activations, gradcheck, layers
-from course_lib.grading import _reference_client, wire
+from course_lib import channel, gradcheck, layers, wire
 from course_lib.grading.withhold import Referee, stripped_copy
 
 
@@ -104,47 +103,83 @@ def test_the_stripped_library_keeps_signatures_but_not_the_code(tmp_path):
 @pytest.fixture
 def referee(tmp_path, monkeypatch):
     server = Referee(tmp_path / "ref.sock",
-                     ["relu", "mlp_forward", "dense_forward", "numerical_gradient"])
-    monkeypatch.setenv(_reference_client.SOCKET_VARIABLE, str(server.path))
+                     ["relu", "mlp_forward", "dense_forward", "numerical_gradient",
+                      "gradient_check"])
+    monkeypatch.setenv(channel.VARIABLE, str(server.path))
+    monkeypatch.setattr(channel, "_connection", None)
     yield server
     server.close()
+    monkeypatch.setattr(channel, "_connection", None)
 
 
 def test_the_referee_answers_with_the_real_reference(referee):
-    x = np.array([-2.0, 0.5])
-    got = _reference_client.call("course_lib.activations.relu", (x,), {})
-    assert np.array_equal(got, activations.relu(x))
+    referee.testing({"mlp_forward"})  # which builds on dense_forward
+    X, W, b = np.arange(6.0).reshape(2, 3), np.ones((4, 3)), np.arange(4.0)
+    got = channel.call("course_lib.layers.dense_forward", (X, W, b), {})
+    assert np.array_equal(got[0], layers.dense_forward(X, W, b)[0])
     with pytest.raises(ValueError, match="shape"):  # the reference's refusal comes back as is
-        _reference_client.call("course_lib.layers.dense_forward",
-                               (np.ones((2, 3)), np.ones((4, 2)), np.ones(4)), {})
+        channel.call("course_lib.layers.dense_forward",
+                     (np.ones((2, 3)), np.ones((4, 2)), np.ones(4)), {})
 
 
 def test_a_test_may_reach_what_its_exercise_builds_on_and_nothing_else(referee):
     X, W, b = np.ones((2, 3)), np.ones((4, 3)), np.zeros(4)
     referee.testing({"mlp_forward"})  # mlp_forward depends on dense_forward
-    _reference_client.call("course_lib.layers.dense_forward", (X, W, b), {})
-    assert referee.flagged() == []
-    _reference_client.call("course_lib.activations.relu", (X,), {})
-    assert referee.flagged() == ["course_lib.activations.relu"]
+    channel.call("course_lib.layers.dense_forward", (X, W, b), {})
+    channel.call("course_lib.layers._forward", (X, W, b), {})  # what dense_forward reaches
+    assert referee.done() == ([], [])
+    referee.testing({"mlp_forward"})
+    for name, args in [("course_lib.activations.relu", (X,)),
+                       ("course_lib.network._forward", (X, {"W1": W, "b1": b}, np.tanh))]:
+        with pytest.raises(channel.ReferenceWithheld, match="while this exercise is tested"):
+            channel.call(name, args, {})
+    assert referee.done() == ([], ["course_lib.activations.relu", "course_lib.network._forward"])
     referee.testing({"relu"})
-    _reference_client.call("course_lib.activations.relu", (X,), {})
-    assert referee.flagged() == ["course_lib.activations.relu"]
-    referee.testing(())  # outside the tests (the demonstrations) the references just work
-    _reference_client.call("course_lib.activations.relu", (X,), {})
-    assert referee.flagged() == []
+    with pytest.raises(channel.ReferenceWithheld):
+        channel.call("course_lib.activations.relu", (X,), {})
+    assert referee.done()[1] == ["course_lib.activations.relu"]
+
+
+def test_between_test_cells_nothing_is_answered_and_nothing_recorded(referee):
+    """A solution cell cannot compute the reference's answers beforehand and look them up."""
+    for name, args in [("course_lib.activations.relu", (np.ones(2),)),
+                       ("course_lib.layers.dense_forward",
+                        (np.ones((2, 3)), np.ones((4, 3)), np.zeros(4)))]:
+        with pytest.raises(channel.ReferenceWithheld, match="must use its own code"):
+            channel.call(name, args, {})
+    with pytest.raises(channel.ReferenceWithheld, match="no test cell"):
+        channel.result(channel.request({"op": "record", "record": {"kind": "check"}}))
+    referee.testing({"relu"})
+    channel.result(channel.request({"op": "record", "record": {"kind": "check"}}))
+    assert referee.done() == ([{"kind": "check"}], [])
+    assert referee.done() == ([], [])  # the window closed with the cell
+
+
+def test_the_referee_refuses_arguments_too_big_to_compute_on(referee):
+    referee.testing({"mlp_forward"})
+    X = np.zeros((2**11, 2**11 + 1))  # 4 Mi numbers: more than the grader computes on
+    with pytest.raises(ValueError, match="more than the grader computes on"):
+        channel.call("course_lib.layers.dense_forward", (X, np.ones((1, X.shape[1])),
+                                                         np.zeros(1)), {})
 
 
 def test_the_referee_survives_a_hostile_client(referee):
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
         conn.connect(str(referee.path))
-        conn.sendall(struct.pack("!Q", 2**62))  # "here come 4 EiB": refused unread
-    with pytest.raises(_reference_client.ReferenceWithheld, match="not served"):
-        _reference_client.call("os.system", ("true",), {})
-    assert _reference_client.call("course_lib.activations.relu", (np.ones(1),), {})[0] == 1.0
+        conn.sendall(struct.pack("!i", -1) + struct.pack("!Q", 2**62))  # "4 EiB": refused unread
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+        conn.connect(str(referee.path))
+        conn.sendall(struct.pack("!i", 100) + b"half")  # and then nothing
+        with pytest.raises(channel.ReferenceWithheld, match="not served"):
+            channel.call("os.system", ("true",), {})
+    referee.testing({"mlp_forward"})
+    assert channel.call("course_lib.layers._forward", (np.ones((1, 1)), np.ones((1, 1)),
+                                                       np.ones(1)), {})[0][0, 0] == 2.0
 
 
 def test_a_reference_can_call_back_a_function_of_the_notebook(referee):
     """numerical_gradient(f, x) nudges x in the grader; f runs in the kernel and sees x nudged."""
+    referee.testing({"gradient_check"})  # gradient_check builds on numerical_gradient
     model = {"W": np.array([[0.5, -1.0], [2.0, 0.25]])}
     calls = []
 
@@ -152,7 +187,7 @@ def test_a_reference_can_call_back_a_function_of_the_notebook(referee):
         calls.append(1)
         return float(np.sum(model["W"] ** 3))
 
-    got = _reference_client.call("course_lib.gradcheck.numerical_gradient",
+    got = channel.call("course_lib.gradcheck.numerical_gradient",
                                  (loss, model["W"]), {})
     assert len(calls) == 8  # two per element, all run here
     assert np.allclose(got, 3 * model["W"] ** 2, rtol=1e-8)
@@ -163,6 +198,6 @@ def test_a_reference_can_call_back_a_function_of_the_notebook(referee):
         raise ZeroDivisionError("the notebook's loss failed")
 
     with pytest.raises(ZeroDivisionError, match="loss failed"):
-        _reference_client.call("course_lib.gradcheck.numerical_gradient",
+        channel.call("course_lib.gradcheck.numerical_gradient",
                                (broken, model["W"]), {})
     assert np.array_equal(model["W"], [[0.5, -1.0], [2.0, 0.25]])

@@ -25,32 +25,52 @@ exercises of one notebook in a dict ``EXERCISES``; they are all found here.
 from __future__ import annotations
 
 import importlib
+import os
 import pkgutil
+
+from course_lib import channel
 
 from . import _record
 from ._engine import Exercise, ExerciseFailed, _references_in_place_of, run_exercise
 from ._engine import check_values as _check_values
 
-__all__ = ["check", "check_values", "own_or_reference", "exercise_names", "ExerciseFailed"]
+__all__ = ["check", "check_values", "own_or_reference", "exercise", "exercise_names",
+           "topic_of",
+           "ExerciseFailed"]
 
 
 def _discover() -> dict[str, Exercise]:
+    """Every topic module's exercises; while grading, only the topics being graded.
+
+    The cases of a later topic are built at import with earlier topics' references
+    (04's networks run 01's activations), which a grading kernel of 01 withholds.
+    """
     exercises: dict[str, Exercise] = {}
+    wanted = os.environ.get(channel.TOPICS_VARIABLE, "") if channel.grading() else ""
     for module in pkgutil.iter_modules(__path__):
-        if module.name.startswith("_"):
+        if module.name.startswith("_") or (wanted and module.name not in wanted.split(",")):
             continue
         topic = importlib.import_module(f"{__name__}.{module.name}")
         clash = exercises.keys() & topic.EXERCISES.keys()
         if clash:
             raise RuntimeError(f"exercises defined twice: {sorted(clash)} (in {module.name})")
         exercises.update(topic.EXERCISES)
+        _TOPICS.update(dict.fromkeys(topic.EXERCISES, module.name))
     return exercises
 
 
+_TOPICS: dict[str, str] = {}
 _EXERCISES = _discover()
 
 
-def _exercise(name: str) -> Exercise:
+def topic_of(name: str) -> str:
+    """The checks module (the topic, e.g. ``"activations"``) that defines exercise ``name``."""
+    exercise(name)
+    return _TOPICS[name]
+
+
+def exercise(name: str) -> Exercise:
+    """The exercise called ``name`` (its reference, cases, hints); KeyError naming the known ones."""
     if name not in _EXERCISES:
         raise KeyError(f"no exercise named {name!r}; the exercises are {sorted(_EXERCISES)}")
     return _EXERCISES[name]
@@ -74,9 +94,9 @@ def check(name: str, fn, *, hidden: bool = False) -> None:
         At the first case that fails, with what to fix.
     """
     if _record.recording():  # the instructor is grading: the grader judges
-        _record.record_check(_exercise(name), fn, hidden)
+        _record.record_check(exercise(name), fn, hidden)
         return
-    passed = run_exercise(_exercise(name), fn, hidden=hidden)
+    passed = run_exercise(exercise(name), fn, hidden=hidden)
     scope = "visible and hidden" if hidden else "visible"
     print(f"\u2714 {name}: all {passed} {scope} checks passed.")
 
@@ -84,13 +104,18 @@ def check(name: str, fn, *, hidden: bool = False) -> None:
 def own_or_reference(name: str, fn):
     """The student's ``fn`` if it passes the checks of exercise ``name``, else the reference.
 
-    Prints which one the notebook goes on with, and why.
+    Prints which one the notebook goes on with, and why. While an instructor grades,
+    the notebook goes on with the student's own ``fn``, whatever it does: the
+    references are withheld, and a demonstration is not graded.
     """
-    exercise = _exercise(name)
-    reference = exercise.reference
+    if _record.recording():
+        print(f"(grading: the cells below use your own {name})")
+        return fn
+    chosen = exercise(name)
+    reference = chosen.reference
     where = f"{reference.__module__}.{reference.__qualname__}"
     try:
-        run_exercise(exercise, fn, hidden=True)
+        run_exercise(chosen, fn, hidden=True)
     except ExerciseFailed as exc:
         first = str(exc).splitlines()[0]
         print(f"\u26a0 Your {name} does not pass its checks yet ({first}).\n"

@@ -3,18 +3,27 @@
 :class:`GradingExecute` replaces nbgrader's ``Execute`` preprocessor in ``Autograde``.
 Over nbgrader's behaviour it adds:
 
-- **verdicts from the grader**: in the kernel, ``check`` and ``check_values``
-  only record the student's answers (``NNCOURSE_RECORD_DIR``); after each test
-  cell the grader judges them against the cell's source in the gradebook
-  (:mod:`course_lib.grading.judge`) and writes the cell's outputs itself: an
-  error output when the test fails, a line of text when it passes. What the
-  kernel printed, patched or hid cannot change a score.
+- **verdicts from the grader**: a test cell runs in the kernel as the gradebook
+  holds it, without its expected values (:func:`judge.kernel_source`); there
+  ``check`` and ``check_values`` only send the student's answers to the grader
+  over :mod:`course_lib.channel`. After the cell the grader judges them against
+  the cell's plan (:mod:`course_lib.grading.judge`) and writes the cell's outputs
+  itself: an error output when the test fails, a line of text when it passes.
+  What the kernel printed, patched or hid cannot change a score.
+- **the references withheld** (:mod:`course_lib.grading.withhold`): the kernel
+  imports a copy of course_lib without them; the grader answers for them only
+  while a test cell runs, and only for what that cell's exercises build on.
+- **nothing of the grader's within the kernel's reach**: the grader's files (the
+  stripped course_lib, its socket, the connection file) lie in a folder of its
+  own, which the kernel sees read-only; what the kernel writes stays in the
+  sandbox (:mod:`course_lib.grading.sandbox`), and the grader reads nothing of it.
 - **a time limit for the whole notebook** on top of the per-cell ``timeout``;
 - **a dead or hung kernel costs only that cell**: the kernel is started again,
   the cells that ran before are replayed (their outputs kept from the first run),
   the cell that killed it is marked, and grading goes on with the next cell;
-- **output capped by bytes while it streams**, so a cell printing without end
-  cannot fill the grader's memory.
+- **output capped by bytes while it streams**, every kind (printed text, displays
+  and their updates, results, errors, widget messages), so a cell printing without
+  end cannot fill the grader's memory; no widget state is kept.
 """
 
 from __future__ import annotations
@@ -32,16 +41,18 @@ from nbformat.v4 import new_output
 from nbgrader.preprocessors import Execute
 from traitlets import Bool, Enum, Integer
 
-from course_lib.checks import _EXERCISES
+from course_lib import channel
+from course_lib.checks import exercise_names, topic_of
 
 from . import judge
-from ._reference_client import SOCKET_VARIABLE
 from .sandbox import Limits, SandboxKernelManager
-from .withhold import Referee, stripped_copy
+from .withhold import Referee, limit_memory, stripped_copy
 
 __all__ = ["GradingExecute"]
 
-RECORD_DIR_VARIABLE = "NNCOURSE_RECORD_DIR"
+#: kinds of kernel messages that carry output (counted against the cap), besides widgets'
+_OUTPUT_MESSAGES = {"stream", "display_data", "update_display_data", "execute_result", "error",
+                    "comm_open", "comm_msg"}
 
 
 class _OutOfTime(Exception):
@@ -74,6 +85,10 @@ class GradingExecute(Execute):
                                                  "them it is stopped.").tag(config=True)
     file_limit = Integer(Limits.file_bytes, help="Bytes a kernel may write to one file."
                          ).tag(config=True)
+    grader_memory_limit = Integer(
+        8 * 2**30, help="Bytes of address space of the grading process itself (RLIMIT_AS, "
+                        "soft): a reference fed huge arguments raises MemoryError there."
+    ).tag(config=True)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -89,20 +104,22 @@ class GradingExecute(Execute):
         self._plans = self._test_cell_plans(nb, resources or {})
         self._output_bytes: dict[int, int] = {}
         self._cell_limit = self.timeout
-        # short: the kernel's unix sockets live in it, and their paths are limited
-        self._workdir = Path(tempfile.mkdtemp(prefix="nncg-"))
-        self._records = self._workdir / "records"
-        self._records.mkdir()
+        limit_memory(max(self.grader_memory_limit, self.memory_limit + 2**30))
+        # The grader's own folder: the stripped course_lib and the grader's socket. The
+        # sandbox shows it to the kernel read-only; nothing the kernel writes lies in it.
+        # Short: unix socket paths are limited.
+        self._control = Path(tempfile.mkdtemp(prefix="nncg-"))
         exercises = sorted({name for _, planned in self._plans.values()
                             if not isinstance(planned, Exception) for name in
-                            (step.exercise for step in planned)} & set(_EXERCISES))
-        self._library = stripped_copy(self._workdir / "lib", exercises)
-        self._referee = Referee(self._workdir / "reference.sock", exercises)
+                            (step.exercise for step in planned)} & set(exercise_names()))
+        self._exercises = exercises
+        self._library = stripped_copy(self._control / "lib", exercises)
+        self._referee = Referee(self._control / "grader.sock", exercises)
         try:
             self._run_all(nb)
         finally:
             self._referee.close()
-            shutil.rmtree(self._workdir, ignore_errors=True)
+            shutil.rmtree(self._control, ignore_errors=True)
         # No widget state is saved (nbclient would): with none, HTML feedback shows the
         # picture each dashboard leaves behind, instead of an empty box waiting for
         # JavaScript from a CDN (course_lib/widgets/_render.py: dashboard).
@@ -156,12 +173,15 @@ class GradingExecute(Execute):
                     return
 
     def _kernel_arguments(self) -> dict:
-        env = {**os.environ, RECORD_DIR_VARIABLE: str(self._records),
-               SOCKET_VARIABLE: str(self._referee.path)}
+        env = {**os.environ, channel.VARIABLE: str(self._referee.path),
+               channel.TOPICS_VARIABLE: ",".join(sorted({topic_of(name)
+                                                         for name in self._exercises}))}
         if self.sandbox:  # the sandbox binds the stripped course_lib where course_lib lives
             limits = Limits(memory_bytes=self.memory_limit, cpu_seconds=self.cpu_limit,
                             file_bytes=self.file_limit)
-            return {"env": env, "workdir": str(self._workdir),
+            where = "control_dir" if SandboxKernelManager.class_traits().get("control_dir") \
+                else "workdir"
+            return {"env": env, where: str(self._control),
                     "course_lib_dir": str(self._library), "limits": limits}
         # no sandbox: the stripped copy comes first on the path (the real one stays readable)
         path = [str(self._library.parent), os.environ.get("PYTHONPATH", "")]
@@ -179,20 +199,28 @@ class GradingExecute(Execute):
         if index not in self._plans:
             self.execute_cell(cell, index, store_history=True)
             return
-        for stale in self._records.glob("*"):
-            stale.unlink()
         _, planned = self._plans[index]
-        self._referee.testing({step.exercise for step in planned}
-                              if not isinstance(planned, Exception) else ())
+        tested = set() if isinstance(planned, Exception) else {step.exercise for step in planned}
+        self._referee.testing(tested)
+        # the kernel runs the gradebook's test without its expected values
+        running = copy.deepcopy(cell)
         try:
-            self.execute_cell(cell, index, store_history=True)
+            running.source = judge.kernel_source(cell.source)
+        except SyntaxError:
+            pass  # the plan failed the same way: the cell scores 0, saying so
+        try:
+            self.execute_cell(running, index, store_history=True)
         except (DeadKernelError, CellTimeoutError):
-            self._judge(cell, index, self._referee.flagged())
+            self._judge(self._restore(cell, running, index), index, *self._referee.done())
             raise
-        finally:
-            flagged = self._referee.flagged()
-            self._referee.testing(())
-        self._judge(cell, index, flagged)
+        self._judge(self._restore(cell, running, index), index, *self._referee.done())
+
+    def _restore(self, cell, running, index: int):
+        """Put the gradebook's cell back in the notebook (nbclient stored the one that ran)."""
+        cell.outputs = running.outputs
+        cell.execution_count = running.get("execution_count")
+        self.nb.cells[index] = cell
+        return cell
 
     def _replay(self, cell, index: int, deadline: float):
         """Run a cell again in a fresh kernel, for its effects; its first outputs are kept."""
@@ -226,7 +254,7 @@ class GradingExecute(Execute):
                 plans[index] = (meta["grade_id"], planned)
         return plans
 
-    def _judge(self, cell, index: int, flagged=()):
+    def _judge(self, cell, index: int, records=(), flagged=()):
         grade_id, planned = self._plans[index]
         if flagged:
             tested = sorted({step.exercise for step in planned})
@@ -240,7 +268,7 @@ class GradingExecute(Execute):
                                           f"grader ({type(planned).__name__}: {planned}); tell "
                                           f"your instructor.")
         else:
-            result = judge.verdict(planned, judge.read_records(self._records))
+            result = judge.verdict(planned, list(records))
             if not result.passed:
                 result = judge.Verdict(False, result.message + _kernel_error(cell))
         if result.passed:
@@ -256,17 +284,25 @@ class GradingExecute(Execute):
 
     # -- output cap -------------------------------------------------------------------
 
-    def output(self, outs, msg, display_id, cell_index):
-        size = len(json.dumps(msg.get("content", {}), default=str))
-        used = self._output_bytes.get(cell_index, 0)
-        self._output_bytes[cell_index] = used + size
-        if used + size > self.max_output_bytes:
-            if used <= self.max_output_bytes:
-                outs.append(new_output("stream", name="stdout", text=(
-                    f"\n[output cut by the grader: this cell printed more than "
-                    f"{self.max_output_bytes:,} bytes]\n")))
-            return None
-        return super().output(outs, msg, display_id, cell_index)
+    def process_message(self, msg, cell, cell_index):
+        """Count every output-bearing message against the cell's cap; past it, drop them."""
+        if msg.get("msg_type") in _OUTPUT_MESSAGES:
+            size = _size(msg)
+            used = self._output_bytes.get(cell_index, 0)
+            self._output_bytes[cell_index] = used + size
+            if used + size > self.max_output_bytes:
+                if used <= self.max_output_bytes:
+                    cell.outputs.append(new_output("stream", name="stdout", text=(
+                        f"\n[output cut by the grader: this cell printed more than "
+                        f"{self.max_output_bytes:,} bytes]\n")))
+                return None
+        return super().process_message(msg, cell, cell_index)
+
+
+def _size(msg) -> int:
+    """Bytes a kernel message makes the grader hold: its content and its binary buffers."""
+    buffers = sum(len(b) for b in msg.get("buffers") or ())
+    return len(json.dumps(msg.get("content", {}), default=str)) + buffers
 
 
 def _error(ename: str, text: str):

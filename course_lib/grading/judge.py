@@ -8,7 +8,8 @@ grading, those calls in the student's kernel only record the student's answers
    instructor's text, never the student's copy) with ``check`` and
    ``check_values`` standing in as planners, which gives the calls the cell must
    make, with the hand-worked expected values computed here;
-2. reads the records the kernel wrote while the cell ran, and
+2. runs the cell in the kernel without its expected values (:func:`kernel_source`),
+   and receives the records the checks send while it runs (:mod:`course_lib.channel`),
 3. judges each against the plan with the same code that gives students their
    feedback, comparing with the reference implementations in this process.
 
@@ -23,14 +24,12 @@ import ast
 import builtins
 import copy
 from dataclasses import dataclass
-from pathlib import Path
 
-from course_lib.checks import _EXERCISES
+from course_lib import wire
+from course_lib.checks import exercise
 from course_lib.checks._engine import Case, ExerciseFailed, Outcome, Signature, judge, judge_values
 
-from . import wire
-
-__all__ = ["Planned", "Verdict", "plan", "verdict", "read_records"]
+__all__ = ["Planned", "Verdict", "plan", "kernel_source", "verdict"]
 
 _STATUSES = {"returned", "raised", "not-implemented", "overflow"}
 
@@ -98,15 +97,23 @@ def _free_names(source: str) -> set[str]:
     return loaded - bound - set(dir(builtins))
 
 
-def read_records(folder: Path) -> list:
-    """The records a kernel wrote into ``folder``, in the order written; bad files as WireError."""
-    records = []
-    for path in sorted(Path(folder).glob("*.values")):
-        try:
-            records.append(wire.load(path))
-        except (wire.WireError, OSError) as exc:
-            records.append(wire.WireError(str(exc)))
-    return records
+def kernel_source(source: str) -> str:
+    """The test cell as the kernel runs it: the same calls, no expected values, no comments.
+
+    ``check_values(name, fn, args, expected)`` becomes ``check_values(name, fn, args,
+    None)``: the hand-worked answers stay in the grader, where the student's function
+    cannot read them (from its caller's frame, say). The comments that explain them
+    go too (the text is rebuilt from its syntax tree).
+    """
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) \
+                and node.func.id == "check_values":
+            if len(node.args) >= 4:
+                node.args[3] = ast.Constant(None)
+            node.keywords = [ast.keyword("expected", ast.Constant(None))
+                             if k.arg == "expected" else k for k in node.keywords]
+    return ast.unparse(ast.fix_missing_locations(tree))
 
 
 def verdict(planned: list[Planned], records: list) -> Verdict:
@@ -130,8 +137,6 @@ def verdict(planned: list[Planned], records: list) -> Verdict:
 
 
 def _judge_one(step: Planned, record) -> str:
-    if isinstance(record, wire.WireError):
-        raise record
     if not isinstance(record, dict) or record.get("kind") != step.kind \
             or record.get("exercise") != step.exercise:
         raise ExerciseFailed(
@@ -141,10 +146,10 @@ def _judge_one(step: Planned, record) -> str:
         if record.get("hidden") is not step.hidden:
             raise ExerciseFailed(f"{step.exercise}: the checks that ran are not the ones the "
                                  f"test asks for; the test scores 0.")
-        exercise = _EXERCISES[step.exercise]
+        checked = exercise(step.exercise)
         signature = _signature(record["signature"])
         outcomes = [_outcome(o) for o in record["outcomes"]]
-        n = judge(exercise, signature, outcomes, hidden=step.hidden)
+        n = judge(checked, signature, outcomes, hidden=step.hidden)
         scope = "visible and hidden" if step.hidden else "visible"
         return f"\u2714 {step.exercise}: all {n} {scope} checks passed."
     params = record.get("params")

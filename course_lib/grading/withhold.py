@@ -1,19 +1,27 @@
 """Keep an assignment's reference implementations out of the student's kernel.
 
-course_lib ships the reference of every exercise, so a student could call it
-(directly, under another name, through importlib, or by borrowing its code
-object) instead of writing their own. While an assignment is graded:
+course_lib ships the reference of every exercise, and with it the helpers that do
+the references' arithmetic and the classes built on them (``MLP`` on
+``network._forward``). While an assignment is graded:
 
-- :func:`stripped_copy` writes a copy of course_lib in which the assignment's
-  reference functions keep their signatures but their bodies only ask the
-  grader (:func:`course_lib.grading._reference_client.call`), and its reference
-  classes cannot be built. The kernel imports this copy; the sandbox hides the
-  real one. Every way of reaching "the reference" in the kernel reaches the stub.
-- :class:`Referee`, in the grader's process, answers those calls with the real
-  references and notes each call made while a test cell runs. A test of
-  exercise X may reach the references X builds on (``Exercise.depends``: a broken
-  helper must not cost X its points), and nothing else of the assignment: any
-  other call, X's own reference above all, fails the test.
+- :func:`withheld` works out, from the code itself, everything of course_lib that
+  can compute one of the assignment's values: the references of its exercises and
+  every course_lib function or class they reach, except what the other exercises'
+  references (the lessons the student may use, such as 01's activations in 04)
+  reach without passing through this assignment's.
+- :func:`stripped_copy` writes a copy of course_lib in which each withheld
+  function keeps its signature but its body only asks the grader
+  (:func:`course_lib.channel.call`), and each withheld class cannot be built. The
+  kernel imports this copy; the sandbox hides the real one. Whatever in the
+  kernel reaches a withheld computation (the reference under any name, a helper,
+  a class built on one) reaches the grader.
+- :class:`Referee`, in the grader's process, is the grader's end of
+  :mod:`course_lib.channel`. It answers a call to a withheld function only while
+  a test cell runs, and only for what that cell's exercises build on
+  (``Exercise.depends``, and what those references reach): a broken helper must
+  not cost an exercise its points. Any other call fails, and while a test runs
+  it also fails the test. It keeps the records the checks send while a test
+  cell runs, for the judge, and refuses them at any other time.
 """
 
 from __future__ import annotations
@@ -21,49 +29,145 @@ from __future__ import annotations
 import ast
 import functools
 import inspect
+import resource
 import shutil
 import socket
 import struct
+import sys
+import textwrap
 import threading
+import types
 from pathlib import Path
 
 import course_lib
-from course_lib.checks import _EXERCISES
+from course_lib import channel, wire
+from course_lib.checks import exercise, exercise_names
 from course_lib.checks._engine import _arrays
 
-from . import wire
-from ._reference_client import _receive, result, send
-
-__all__ = ["qualified_name", "stripped_copy", "Referee"]
+__all__ = ["qualified_name", "reached", "withheld", "allowed", "stripped_copy", "Referee"]
 
 _CALL = "_nncourse_reference"
 _WITHHELD = "_NncourseReferenceWithheld"
+#: course_lib's modules that hold no arithmetic of the exercises: never withheld
+_INFRASTRUCTURE = ("course_lib.checks", "course_lib.grading", "course_lib.widgets",
+                   "course_lib.presenter", "course_lib.channel", "course_lib.wire",
+                   "course_lib._validate")
+#: the most numbers the referee computes on for one call: arguments and result
+MAX_ELEMENTS = 2**22
+#: records one test cell may send (the cells make a handful)
+MAX_RECORDS = 64
 
 
 def qualified_name(obj) -> str:
     return f"{obj.__module__}.{obj.__qualname__}"
 
 
-def _withheld(exercises) -> dict[str, dict[str, str]]:
-    """module -> {top-level name -> exercise} for the references of ``exercises``."""
-    modules: dict[str, dict[str, str]] = {}
-    for name in exercises:
-        reference = _EXERCISES[name].reference
-        modules.setdefault(reference.__module__, {})[reference.__qualname__] = name
-    return modules
+def _ours(value) -> bool:
+    """A function or class defined at the top of one of course_lib's math modules."""
+    module = getattr(value, "__module__", None) or ""
+    if not (inspect.isfunction(value) or inspect.isclass(value)):
+        return False
+    if not module.startswith("course_lib.") or module.startswith(_INFRASTRUCTURE):
+        return False
+    home = sys.modules.get(module)
+    return getattr(home, value.__name__, None) is value and "." not in value.__qualname__
+
+
+def _contents(value, depth=0):
+    """Functions and classes inside a module-level constant (ACTIVATIONS = {name: (f, f')})."""
+    if depth > 3:
+        return
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, (list, tuple, set, frozenset)):
+        for item in value:
+            yield from _contents(item, depth + 1)
+    elif _ours(value):
+        yield value
+
+
+@functools.cache
+def reached(obj) -> frozenset:
+    """The course_lib functions and classes that ``obj``'s own code names (one step)."""
+    module = sys.modules[obj.__module__]
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(obj)))
+    except (OSError, TypeError, SyntaxError):
+        return frozenset()
+    found = set()
+    if inspect.isclass(obj):
+        found.update(base for base in obj.__mro__[1:] if _ours(base))
+    for node in ast.walk(tree):
+        value = _resolve(node, module)
+        if value is _MISSING:
+            continue
+        if isinstance(value, types.ModuleType):
+            continue
+        found.update(_contents(value))
+    found.discard(obj)
+    return frozenset(found)
+
+
+_MISSING = object()
+
+
+def _resolve(node, module):
+    """What a name or a dotted name (``layers._forward``) in ``module``'s code stands for."""
+    if isinstance(node, ast.Name):
+        return vars(module).get(node.id, _MISSING)
+    if isinstance(node, ast.Attribute):
+        base = _resolve(node.value, module)
+        if isinstance(base, types.ModuleType) and base.__name__.startswith("course_lib"):
+            return getattr(base, node.attr, _MISSING)
+    return _MISSING
+
+
+def _closure(roots, stop=frozenset()) -> set:
+    """Everything ``roots`` reach, step after step, without going through ``stop``."""
+    seen, todo = set(roots), list(roots)
+    while todo:
+        for value in reached(todo.pop()):
+            if value not in seen and value not in stop:
+                seen.add(value)
+                todo.append(value)
+    return seen
+
+
+def _references(names) -> set:
+    return {exercise(name).reference for name in names}
+
+
+def withheld(exercises) -> dict[str, object]:
+    """{qualified name: object} of everything withheld while ``exercises`` are graded."""
+    own = _references(exercises)
+    others = _references(set(exercise_names()) - set(exercises)) - own
+    lessons = _closure(others, stop=own)  # what the student may use from other lessons
+    kept = (_closure(own, stop=others) - lessons) | own
+    return {qualified_name(value): value for value in kept}
+
+
+def allowed(tested, exercises) -> frozenset:
+    """The withheld names a test of ``tested`` may reach: what those exercises build on."""
+    roots = {ref for name in tested for ref in exercise(name).depends.values()}
+    served = withheld(exercises)
+    return frozenset(name for name, value in ((qualified_name(v), v) for v in _closure(roots))
+                     if name in served)
 
 
 def stripped_copy(destination: Path, exercises) -> Path:
-    """A copy of course_lib under ``destination`` without the references of ``exercises``.
+    """A copy of course_lib under ``destination`` without what :func:`withheld` names.
 
     Returns the copied package's folder (``destination/course_lib``).
     """
     source = Path(course_lib.__file__).parent
     target = Path(destination) / "course_lib"
     shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    for module, names in _withheld(exercises).items():
+    modules: dict[str, set[str]] = {}
+    for value in withheld(exercises).values():
+        modules.setdefault(value.__module__, set()).add(value.__qualname__)
+    for module, names in modules.items():
         path = target.joinpath(*module.split(".")[1:]).with_suffix(".py")
-        path.write_text(_strip(path.read_text(encoding="utf-8"), module, set(names)),
+        path.write_text(_strip(path.read_text(encoding="utf-8"), module, names),
                         encoding="utf-8")
     return target
 
@@ -74,12 +178,13 @@ def _strip(text: str, module: str, names: set[str]) -> str:
     for node in tree.body:
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name in names:
             node.body = [*_docstring(node), _forwarding_return(node, f"{module}.{node.name}")]
+            node.decorator_list = []
         elif isinstance(node, ast.ClassDef) and node.name in names:
             node = _unbuildable_class(node, f"{module}.{node.name}")
         body.append(node)
     imports = ast.parse(
-        f"from course_lib.grading._reference_client import ReferenceWithheld as {_WITHHELD}\n"
-        f"from course_lib.grading._reference_client import call as {_CALL}\n").body
+        f"from course_lib.channel import ReferenceWithheld as {_WITHHELD}\n"
+        f"from course_lib.channel import call as {_CALL}\n").body
     at = next((i for i, node in enumerate(body)
                if not (isinstance(node, ast.ImportFrom) and node.module == "__future__")
                and not (i == 0 and isinstance(node, ast.Expr)
@@ -123,97 +228,227 @@ def _unbuildable_class(node: ast.ClassDef, name: str) -> ast.ClassDef:
 
 
 class Referee:
-    """Answers a kernel's calls to withheld references; flags those a test must not make.
+    """The grader's end of :mod:`course_lib.channel` for one notebook.
 
     Parameters
     ----------
     path : Path
-        The Unix socket to listen on (inside the kernel's working folder).
+        The Unix socket to listen on, in a folder only the grader can write.
     exercises : iterable of str
-        The assignment's exercises, whose references are withheld.
+        The assignment's exercises: what :func:`withheld` names for them is served.
     """
 
     def __init__(self, path: Path, exercises):
+        from multiprocessing.connection import Listener
+
         self.path = Path(path)
-        self._functions = {}
-        for name in exercises:
-            reference = _EXERCISES[name].reference
-            if not inspect.isclass(reference):
-                self._functions[qualified_name(reference)] = reference
+        self._exercises = frozenset(exercises)
+        self._served = {name: value for name, value in withheld(self._exercises).items()
+                        if not inspect.isclass(value)}
         self._lock = threading.Lock()
-        self._testing: frozenset = frozenset()
+        self._open = False
         self._allowed: frozenset = frozenset()
         self._flagged: list[str] = []
-        self._server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self._server.bind(str(self.path))
-        self._server.listen(8)
-        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._records: list = []
+        self._closed = False
+        self._connections: list = []
+        self._listener = Listener(str(self.path), family="AF_UNIX", backlog=4)
+        self._thread = threading.Thread(target=self._accept, daemon=True)
         self._thread.start()
 
-    def testing(self, exercises) -> None:
-        """A test of ``exercises`` starts (or, with an empty set, has ended)."""
-        allowed = {qualified_name(ref) for name in exercises if name in _EXERCISES
-                   for ref in _EXERCISES[name].depends.values()}
-        with self._lock:
-            self._testing, self._allowed, self._flagged = frozenset(exercises), \
-                frozenset(allowed), []
+    # -- the test cells' window ----------------------------------------------------------
 
-    def flagged(self) -> list[str]:
-        """The references called during the current test that it must not call."""
+    def testing(self, exercises) -> None:
+        """A test of ``exercises`` starts: calls they build on are served, records kept."""
+        permitted = allowed(set(exercises) & set(exercise_names()), self._exercises)
         with self._lock:
-            return list(self._flagged)
+            self._open, self._allowed, self._flagged, self._records = True, permitted, [], []
+
+    def done(self) -> tuple[list, list[str]]:
+        """The test cell ended: (its records, the calls it must not have made). Closes the window."""
+        with self._lock:
+            self._open = False
+            records, flagged = self._records, self._flagged
+            self._records, self._flagged, self._allowed = [], [], frozenset()
+        return records, flagged
 
     def close(self) -> None:
-        self._server.close()
+        self._closed = True
+        try:
+            self._listener.close()
+        except OSError:
+            pass
+        for conn in list(self._connections):
+            _shut(conn)
 
-    def _serve(self):
-        while True:
+    # -- serving -----------------------------------------------------------------------------
+
+    def _accept(self):
+        while not self._closed:
             try:
-                conn, _ = self._server.accept()
-            except OSError:  # closed
-                return
-            with conn:
-                conn.settimeout(60)
-                live: list = []  # the reference's copies of the array arguments
-                try:
-                    request = wire.loads(_receive(conn, wire.MAX_BYTES),
-                                         callback=functools.partial(_remote, conn, live=live))
-                    if isinstance(request, dict):
-                        live += _arrays(request.get("args") or [], request.get("kwargs") or {})
-                    send(conn, wire.dumps({**self._answer(request), "state": live}))
-                except (OSError, ConnectionError, wire.WireError, struct.error):
-                    continue  # a broken or hostile client: dropped, the next one is served
+                conn = self._listener.accept()
+            except (OSError, EOFError):
+                if self._closed:
+                    return
+                continue
+            if len(self._connections) >= 4:  # a kernel needs one; more is only a nuisance
+                _shut(conn)
+                continue
+            self._connections.append(conn)
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
 
-    def _answer(self, request) -> dict:
-        if not isinstance(request, dict) or not isinstance(request.get("args"), list) \
-                or not isinstance(request.get("kwargs"), dict):
-            return {"error": "ReferenceWithheld", "message": "malformed request"}
-        name = request.get("name")
-        function = self._functions.get(name)
-        if function is None:
-            return {"error": "ReferenceWithheld", "message": f"{name!r} is not served"}
+    def _serve(self, conn):
+        _receive_timeout(conn, 30.0)  # a message once begun must arrive whole
+        try:
+            while not self._closed:
+                message = self._next(conn)
+                if message is None:
+                    return
+                conn.send_bytes(wire.dumps(self._handle(conn, message, depth=0)))
+        except (OSError, EOFError, wire.WireError, struct.error, RecursionError):
+            return  # a broken or hostile client: dropped; the kernel's checks then fail
+        finally:
+            _shut(conn)
+            if conn in self._connections:
+                self._connections.remove(conn)
+
+    def _next(self, conn):
+        """The next message, or None when the kernel is gone or the grader closes."""
+        while not self._closed:
+            if conn.poll(0.5):
+                data = conn.recv_bytes(channel.MAX_BYTES)
+                live: list = []
+                message = wire.loads(data, callback=functools.partial(self._remote, conn,
+                                                                      live=live))
+                if isinstance(message, dict):
+                    live += _arrays(message.get("args") or [], message.get("kwargs") or {})
+                    message["_live"] = live
+                return message
+        return None
+
+    def _handle(self, conn, message, depth: int) -> dict:
+        if not isinstance(message, dict):
+            return {"error": "ReferenceWithheld", "message": "malformed message"}
+        live = message.pop("_live", [])
+        op = message.get("op")
+        if op == "record":
+            return self._record(message.get("record"))
+        if op == "call":
+            return {**self._call(message, depth), "state": live}
+        return {"error": "ReferenceWithheld", "message": "malformed message"}
+
+    def _record(self, record) -> dict:
         with self._lock:
-            if self._testing and name not in self._allowed:
+            if not self._open:
+                return {"error": "ReferenceWithheld", "message": "no test cell is running"}
+            if len(self._records) >= MAX_RECORDS:
+                return {"error": "ReferenceWithheld", "message": "too many records"}
+            self._records.append(record)
+        return {"ok": True}
+
+    def _call(self, request, depth: int) -> dict:
+        name = request.get("name")
+        args, kwargs = request.get("args"), request.get("kwargs")
+        if not isinstance(args, list) or not isinstance(kwargs, dict) \
+                or not all(isinstance(k, str) for k in kwargs):
+            return {"error": "ReferenceWithheld", "message": "malformed request"}
+        function = self._served.get(name) if isinstance(name, str) else None
+        if function is None:
+            return {"error": "ReferenceWithheld", "message": f"{str(name)[:100]!r} is not served"}
+        with self._lock:
+            if not self._open:
+                return {"error": "ReferenceWithheld", "message": (
+                    f"{name} is withheld while grading: the notebook must use its own code")}
+            if name not in self._allowed:
                 self._flagged.append(name)
+                return {"error": "ReferenceWithheld", "message": (
+                    f"{name} is withheld while this exercise is tested")}
+        if depth > channel.MAX_DEPTH:
+            return {"error": "RecursionError", "message": "calls nested too deeply"}
+        too_big = _too_big(args, kwargs)
+        if too_big:
+            return {"error": "ValueError", "message": too_big}
         try:  # the arguments are this call's own copies, fresh from the wire
-            value = function(*request["args"], **request["kwargs"])
+            value = function(*args, **kwargs)
             if inspect.isgenerator(value):
                 value = list(value)
+        except MemoryError:
+            return {"error": "MemoryError", "message": "the reference ran out of memory on "
+                                                       "these arguments"}
+        except RecursionError:
+            return {"error": "RecursionError", "message": "too deep"}
         except Exception as exc:  # the reference's own refusal (a wrong shape...) goes back
-            return {"error": type(exc).__name__, "message": str(exc)}
+            return {"error": type(exc).__name__, "message": str(exc)[:2000]}
+        too_big = _too_big([value], {})
+        if too_big:
+            return {"error": "ValueError", "message": too_big}
         return {"value": value}
 
+    def _remote(self, conn, index: int, live: list):
+        """A function of the notebook's, run in the kernel when the reference calls it.
 
-def _remote(conn, index: int, live: list):
-    """A function of the notebook's, run in the kernel when the reference calls it.
+        The kernel's arguments first take the values of the reference's copies (``live``).
+        While the kernel runs it, it may call a withheld function in turn: answered here.
+        """
 
-    The kernel's arguments first take the values of the reference's copies (``live``).
-    """
+        def function(*args, **kwargs):
+            conn.send_bytes(wire.dumps({"callback": index, "args": list(args),
+                                        "kwargs": kwargs, "state": live}))
+            depth = getattr(self._local, "depth", 0) + 1
+            while True:
+                message = self._next(conn)
+                if message is None:
+                    raise channel.ReferenceWithheld("the kernel went away")
+                if isinstance(message, dict) and message.get("op") == "result":
+                    return channel.result(message)
+                self._local.depth = depth
+                try:
+                    conn.send_bytes(wire.dumps(self._handle(conn, message, depth)))
+                finally:
+                    self._local.depth = depth - 1
 
-    def function(*args, **kwargs):
-        send(conn, wire.dumps({"callback": index, "args": list(args), "kwargs": kwargs,
-                               "state": live}))
-        return result(wire.loads(_receive(conn, wire.MAX_BYTES)))
+        return function
 
-    return function
+    _local = threading.local()
 
+
+def _too_big(args, kwargs) -> str:
+    sizes = [a.size for a in _arrays(args, kwargs)]
+    if sum(sizes) > MAX_ELEMENTS:
+        return (f"arguments of {sum(sizes):,} numbers are more than the grader computes on "
+                f"({MAX_ELEMENTS:,})")
+    return ""
+
+
+def _receive_timeout(conn, seconds: float) -> None:
+    """Make a read that has begun give up after ``seconds`` (a kernel that sends half)."""
+    try:
+        sock = socket.socket(fileno=conn.fileno())
+    except OSError:
+        return
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO,
+                        struct.pack("ll", int(seconds), int(seconds % 1 * 1e6)))
+    finally:
+        sock.detach()
+
+
+def _shut(conn) -> None:
+    try:
+        sock = socket.socket(fileno=conn.fileno())
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        finally:
+            sock.detach()
+    except OSError:
+        pass
+
+
+def limit_memory(limit_bytes: int) -> None:
+    """Cap this process's address space (soft limit), so a reference fed huge arguments
+    raises MemoryError in the grader instead of waking the machine's OOM killer."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if hard != resource.RLIM_INFINITY:
+        limit_bytes = min(limit_bytes, hard)
+    if soft == resource.RLIM_INFINITY or soft > limit_bytes:
+        resource.setrlimit(resource.RLIMIT_AS, (limit_bytes, hard))
