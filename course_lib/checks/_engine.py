@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 __all__ = ["Case", "Hint", "Exercise", "ExerciseFailed", "Outcome", "Signature", "observe", "judge",
-           "judge_values", "run_exercise", "check_values", "signature_of"]
+           "judge_values", "run_exercise", "check_values", "signature_of", "fresh_cases"]
 
 RTOL = 1e-7  # a correct float64 implementation agrees far better than this
 ATOL = 1e-12  # values this close to 0 are 0 (e.g. 1 - tanh(x)**2 for large x)
@@ -110,30 +110,32 @@ def signature_of(fn) -> Signature:
     return Signature(callable(fn), type(fn).__name__, tuple(_params(fn)) if callable(fn) else ())
 
 
-def observe(exercise: Exercise, fn, *, hidden: bool = False):
+def observe(exercise: Exercise, fn, *, hidden: bool = False, extra: tuple = ()):
     """Call ``fn`` on every case of ``exercise``, yielding an :class:`Outcome` per case.
 
     The exercises it depends on are swapped for their references while it runs.
+    ``extra`` cases come after the hidden ones (a grader draws them: :func:`fresh_cases`).
     """
     adapt = exercise.adapter or (lambda f: f)
     student = adapt(fn)
     with _references_in_place_of(fn, exercise.depends):
-        for case in _cases(exercise, hidden):
+        for case in _cases(exercise, hidden) + tuple(extra):
             yield _observe_call(student, case)
 
 
-def judge(exercise: Exercise, signature: Signature, outcomes, *, hidden: bool = False) -> int:
+def judge(exercise: Exercise, signature: Signature, outcomes, *, hidden: bool = False,
+          extra: tuple = ()) -> int:
     """Raise :class:`ExerciseFailed` at the first outcome that is wrong; else return the count.
 
     ``outcomes`` may be a generator (as :func:`observe` gives): judging stops at
-    the first failure, so no case after it runs.
+    the first failure, so no case after it runs. ``extra`` as in :func:`observe`.
     """
     name = exercise.name
     _judge_signature(name, signature, exercise.params or _params(exercise.reference))
     adapt = exercise.adapter or (lambda f: f)
     reference = adapt(exercise.reference)
     hints = tuple(Hint(adapt(h.wrong), h.message) for h in exercise.hints)
-    cases = _cases(exercise, hidden)
+    cases = _cases(exercise, hidden) + tuple(extra)
     n = 0
     for case, outcome in zip(cases, outcomes, strict=False):
         n += 1
@@ -167,6 +169,52 @@ def run_exercise(exercise: Exercise, fn, *, hidden: bool = False) -> int:
 
 def _cases(exercise: Exercise, hidden: bool) -> tuple:
     return exercise.visible + (exercise.hidden if hidden else ())
+
+
+def fresh_cases(exercise: Exercise, rng: np.random.Generator) -> tuple:
+    """New inputs shaped like the visible cases', drawn from ``rng``: nobody knows them before.
+
+    Every visible case whose inputs are plain data (arrays, numbers, lists, dicts)
+    gives one case: its float arrays redrawn from a normal distribution of their own
+    spread, everything else (integer labels, sizes, options) kept. A draw on which
+    the reference refuses or overflows is dropped.
+    """
+    drawn = []
+    for case in exercise.visible:
+        if case.raises or not _plain(case.args) or not _plain(case.kwargs):
+            continue
+        args, kwargs = _redrawn(case.args, rng), _redrawn(case.kwargs, rng)
+        fresh = Case(f"{case.label}, with new random values", args, kwargs)
+        try:
+            adapt = exercise.adapter or (lambda f: f)
+            with np.errstate(all="raise"):
+                adapt(exercise.reference)(*copy.deepcopy(args), **copy.deepcopy(kwargs))
+        except Exception:
+            continue
+        drawn.append(fresh)
+    return tuple(drawn)
+
+
+def _plain(value) -> bool:
+    if isinstance(value, np.ndarray):
+        return value.dtype.kind in "biuf"
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _plain(v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return all(_plain(v) for v in value)
+    return value is None or isinstance(value, (bool, int, float, str, np.number))
+
+
+def _redrawn(value, rng):
+    if isinstance(value, np.ndarray) and value.dtype.kind == "f" and value.size:
+        finite = value[np.isfinite(value)]
+        spread = float(finite.std()) if finite.size > 1 else 1.0
+        return rng.normal(0.0, spread or 1.0, size=value.shape).astype(value.dtype)
+    if isinstance(value, dict):
+        return {k: _redrawn(v, rng) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_redrawn(v, rng) for v in value)
+    return value
 
 
 def check_values(name: str, fn, args: tuple, expected, kwargs: dict | None = None) -> None:

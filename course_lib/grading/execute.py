@@ -36,15 +36,17 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat.v4 import new_output
 from nbgrader.preprocessors import Execute
-from traitlets import Bool, Enum, Integer
+from traitlets import Bool, Enum, Integer, Unicode
 
 from course_lib import channel
-from course_lib.checks import exercise_names, topic_of
+from course_lib.checks import exercise, exercise_names, topic_of
+from course_lib.checks._engine import fresh_cases
 
-from . import judge
+from . import judge, secret
 from .sandbox import Limits, SandboxKernelManager
 from .withhold import Referee, limit_memory, stripped_copy
 
@@ -85,6 +87,9 @@ class GradingExecute(Execute):
                                                  "them it is stopped.").tag(config=True)
     file_limit = Integer(Limits.file_bytes, help="Bytes a kernel may write to one file."
                          ).tag(config=True)
+    secret_folder = Unicode(
+        "", help="The course folder whose .nncourse/secret seeds the hidden random cases "
+                 "(default: CourseDirectory.root)").tag(config=True)
     grader_memory_limit = Integer(
         8 * 2**30, help="Bytes of address space of the grading process itself (RLIMIT_AS, "
                         "soft): a reference fed huge arguments raises MemoryError there."
@@ -114,7 +119,8 @@ class GradingExecute(Execute):
                             (step.exercise for step in planned)} & set(exercise_names()))
         self._exercises = exercises
         self._library = stripped_copy(self._control / "lib", exercises)
-        self._referee = Referee(self._control / "grader.sock", exercises)
+        self._referee = Referee(self._control / "grader.sock", exercises,
+                                draw=self._drawer(nb, resources or {}))
         try:
             self._run_all(nb)
         finally:
@@ -229,6 +235,28 @@ class GradingExecute(Execute):
 
     # -- verdicts ---------------------------------------------------------------------
 
+    def _drawer(self, nb, resources):
+        """draw(exercise): this student's fresh hidden cases, from the course's secret.
+
+        The notebook's metadata names the secret (by fingerprint) and the recipe, for a
+        regrade to draw the same cases.
+        """
+        info = resources.get("nbgrader") or {}
+        root = Path(self.secret_folder or getattr(self.config.CourseDirectory, "root", "")
+                    or ".")
+        key = secret.course_secret(root)
+        assignment, student = str(info.get("assignment", "")), str(info.get("student", ""))
+        nb.metadata["nncourse"] = {"hidden_cases": {
+            "secret": secret.fingerprint(key),
+            "seed": "sha256(secret, assignment, student, exercise)",
+            "assignment": assignment, "student": student}}
+
+        def draw(name: str):
+            rng = np.random.default_rng(secret.seed(key, assignment, student, name))
+            return fresh_cases(exercise(name), rng)
+
+        return draw
+
     def _test_cell_plans(self, nb, resources) -> dict:
         """{cell index: (grade_id, planned calls)} for the test cells, from the gradebook's source."""
         from nbgrader.api import Gradebook, MissingEntry
@@ -256,6 +284,7 @@ class GradingExecute(Execute):
 
     def _judge(self, cell, index: int, records=(), flagged=()):
         grade_id, planned = self._plans[index]
+        cell.source = judge.feedback_source(cell.source)
         if flagged:
             tested = sorted({step.exercise for step in planned})
             cell.outputs = [_error("ReferenceCalled", (
@@ -268,7 +297,7 @@ class GradingExecute(Execute):
                                           f"grader ({type(planned).__name__}: {planned}); tell "
                                           f"your instructor.")
         else:
-            result = judge.verdict(planned, list(records))
+            result = judge.verdict(planned, list(records), self._referee.drawn)
             if not result.passed:
                 result = judge.Verdict(False, result.message + _kernel_error(cell))
         if result.passed:
@@ -279,6 +308,7 @@ class GradingExecute(Execute):
     def _mark(self, cell, index: int, ename: str, text: str):
         if index in self._plans:  # a test cell that could not finish scores 0, saying why
             cell.outputs = [_error(ename, text)]
+            cell.source = judge.feedback_source(cell.source)
         else:
             cell.outputs.append(_error(ename, text))
 

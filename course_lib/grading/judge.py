@@ -29,7 +29,7 @@ from course_lib import wire
 from course_lib.checks import exercise
 from course_lib.checks._engine import Case, ExerciseFailed, Outcome, Signature, judge, judge_values
 
-__all__ = ["Planned", "Verdict", "plan", "kernel_source", "verdict"]
+__all__ = ["Planned", "Verdict", "plan", "kernel_source", "feedback_source", "verdict"]
 
 _STATUSES = {"returned", "raised", "not-implemented", "overflow"}
 
@@ -116,8 +116,28 @@ def kernel_source(source: str) -> str:
     return ast.unparse(ast.fix_missing_locations(tree))
 
 
-def verdict(planned: list[Planned], records: list) -> Verdict:
-    """Judge the kernel's ``records`` against the cell's ``planned`` calls."""
+def feedback_source(source: str) -> str:
+    """What a graded notebook (and the feedback made from it) shows of a test cell.
+
+    A hidden test's code and hand-worked values stay the instructor's: only its
+    description (the cell's docstring) is shown, above the grader's verdict.
+    """
+    if "BEGIN HIDDEN TESTS" not in source:
+        return source
+    try:
+        described = ast.get_docstring(ast.parse(source), clean=True) or ""
+    except SyntaxError:
+        described = ""
+    shown = f'"""{described}"""\n' if described and '"""' not in described else ""
+    return shown + "# The hidden tests of this cell ran while grading; the verdict is below.\n"
+
+
+def verdict(planned: list[Planned], records: list, drawn=lambda name: ()) -> Verdict:
+    """Judge the kernel's ``records`` against the cell's ``planned`` calls.
+
+    ``drawn(exercise)`` gives the fresh cases a hidden check of that exercise ran after
+    its own (the grader drew them for this student).
+    """
     if len(records) != len(planned):
         return Verdict(False, (
             f"This test cell makes {len(planned)} check(s), but {len(records)} result(s) came "
@@ -126,7 +146,7 @@ def verdict(planned: list[Planned], records: list) -> Verdict:
     passed = []
     for step, record in zip(planned, records, strict=True):
         try:
-            passed.append(_judge_one(step, record))
+            passed.append(_judge_one(step, record, drawn(step.exercise) if step.hidden else ()))
         except ExerciseFailed as exc:
             return Verdict(False, str(exc))
         except (wire.WireError, KeyError, TypeError, ValueError, AttributeError) as exc:
@@ -136,7 +156,7 @@ def verdict(planned: list[Planned], records: list) -> Verdict:
     return Verdict(True, "\n".join(passed))
 
 
-def _judge_one(step: Planned, record) -> str:
+def _judge_one(step: Planned, record, extra=()) -> str:
     if not isinstance(record, dict) or record.get("kind") != step.kind \
             or record.get("exercise") != step.exercise:
         raise ExerciseFailed(
@@ -149,7 +169,7 @@ def _judge_one(step: Planned, record) -> str:
         checked = exercise(step.exercise)
         signature = _signature(record["signature"])
         outcomes = [_outcome(o) for o in record["outcomes"]]
-        n = judge(checked, signature, outcomes, hidden=step.hidden)
+        n = judge(checked, signature, outcomes, hidden=step.hidden, extra=extra)
         scope = "visible and hidden" if step.hidden else "visible"
         return f"\u2714 {step.exercise}: all {n} {scope} checks passed."
     params = record.get("params")

@@ -236,9 +236,13 @@ class Referee:
         The Unix socket to listen on, in a folder only the grader can write.
     exercises : iterable of str
         The assignment's exercises: what :func:`withheld` names for them is served.
+    draw : callable, optional
+        ``draw(exercise) -> tuple of Case``: the fresh cases of a hidden test, asked for
+        by the kernel's check (:func:`course_lib.checks._engine.fresh_cases`); kept, so
+        that the judge compares with the reference on the same inputs.
     """
 
-    def __init__(self, path: Path, exercises):
+    def __init__(self, path: Path, exercises, draw=None):
         from multiprocessing.connection import Listener
 
         self.path = Path(path)
@@ -250,6 +254,9 @@ class Referee:
         self._allowed: frozenset = frozenset()
         self._flagged: list[str] = []
         self._records: list = []
+        self._draw = draw or (lambda name: ())
+        self._drawn: dict[str, tuple] = {}
+        self._testing: frozenset = frozenset()
         self._closed = False
         self._connections: list = []
         self._listener = Listener(str(self.path), family="AF_UNIX", backlog=4)
@@ -260,9 +267,11 @@ class Referee:
 
     def testing(self, exercises) -> None:
         """A test of ``exercises`` starts: calls they build on are served, records kept."""
-        permitted = allowed(set(exercises) & set(exercise_names()), self._exercises)
+        tested = frozenset(set(exercises) & set(exercise_names()))
+        permitted = allowed(tested, self._exercises)
         with self._lock:
             self._open, self._allowed, self._flagged, self._records = True, permitted, [], []
+            self._testing = tested
 
     def done(self) -> tuple[list, list[str]]:
         """The test cell ended: (its records, the calls it must not have made). Closes the window."""
@@ -270,7 +279,15 @@ class Referee:
             self._open = False
             records, flagged = self._records, self._flagged
             self._records, self._flagged, self._allowed = [], [], frozenset()
+            self._testing = frozenset()
         return records, flagged
+
+    def drawn(self, name: str) -> tuple:
+        """The fresh cases of exercise ``name`` (drawn once, the same every time they are asked)."""
+        with self._lock:
+            if name not in self._drawn:
+                self._drawn[name] = tuple(self._draw(name))
+            return self._drawn[name]
 
     def close(self) -> None:
         self._closed = True
@@ -333,6 +350,8 @@ class Referee:
         op = message.get("op")
         if op == "record":
             return self._record(message.get("record"))
+        if op == "cases":
+            return self._cases(message.get("exercise"))
         if op == "call":
             return {**self._call(message, depth), "state": live}
         return {"error": "ReferenceWithheld", "message": "malformed message"}
@@ -345,6 +364,13 @@ class Referee:
                 return {"error": "ReferenceWithheld", "message": "too many records"}
             self._records.append(record)
         return {"ok": True}
+
+    def _cases(self, name) -> dict:
+        with self._lock:
+            testing = self._open and name in self._testing
+        if not testing:
+            return {"error": "ReferenceWithheld", "message": "no test of this exercise is running"}
+        return {"value": [[case.label, list(case.args), case.kwargs] for case in self.drawn(name)]}
 
     def _call(self, request, depth: int) -> dict:
         name = request.get("name")

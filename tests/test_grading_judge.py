@@ -1,0 +1,94 @@
+"""What the grader knows stays in the grader: expected values, hidden tests, the course's secret."""
+
+from __future__ import annotations
+
+import ast
+import os
+import stat
+
+import numpy as np
+
+from course_lib.checks import exercise
+from course_lib.checks._engine import (
+    ExerciseFailed,
+    fresh_cases,
+    observe,
+    run_exercise,
+    signature_of,
+)
+from course_lib.checks._engine import judge as judged
+from course_lib.grading import judge, secret
+
+HIDDEN_CELL = '''"""relu (hidden): extreme inputs, hand-worked values."""
+### BEGIN HIDDEN TESTS
+check("relu", relu, hidden=True)
+# relu(-3) = 0 and relu(7) = 7
+check_values("relu", relu, (np.array([-3.0, 7.0]),), [0.0, 7.0])
+check_values("relu", relu, (np.array([2.0]),), expected=[2.0], kwargs={})
+### END HIDDEN TESTS
+'''
+
+
+def test_the_kernel_runs_a_test_cell_without_its_expected_values_or_comments():
+    source = judge.kernel_source(HIDDEN_CELL)
+    assert "7.0])," in source and "[0.0, 7.0]" not in source and "expected=[2.0]" not in source
+    assert "hand-worked" in source  # the docstring is a string, not a comment
+    assert "relu(-3) = 0" not in source and "HIDDEN TESTS" not in source
+    calls = [node for node in ast.walk(ast.parse(source)) if isinstance(node, ast.Call)
+             and getattr(node.func, "id", "") == "check_values"]
+    assert len(calls) == 2
+    assert all(ast.unparse(c).count("None") == 1 for c in calls)
+    # the grader's plan still has them
+    assert [step.expected for step in judge.plan(HIDDEN_CELL)[1:]] == [[0.0, 7.0], [2.0]]
+
+
+def test_feedback_shows_what_a_hidden_test_checks_not_its_code():
+    shown = judge.feedback_source(HIDDEN_CELL)
+    assert "extreme inputs, hand-worked values" in shown and "check" not in shown
+    assert "7.0" not in shown
+    visible = 'check("relu", relu)\n'
+    assert judge.feedback_source(visible) == visible
+
+
+def test_fresh_cases_are_new_inputs_judged_like_the_others():
+    relu = exercise("relu")
+    one = fresh_cases(relu, np.random.default_rng(1))
+    two = fresh_cases(relu, np.random.default_rng(2))
+    again = fresh_cases(relu, np.random.default_rng(1))
+    assert len(one) == len(relu.visible) == 2
+    assert all(a.args[0].shape == v.args[0].shape for a, v in zip(one, relu.visible, strict=True))
+    assert not np.array_equal(one[0].args[0], two[0].args[0])
+    assert np.array_equal(one[0].args[0], again[0].args[0])
+    # the reference passes them, a lookup table of the fixed cases does not
+    assert run_exercise(relu, relu.reference, hidden=True) > 0
+    fixed = {case.args[0].tobytes(): relu.reference(case.args[0])
+             for case in relu.visible + relu.hidden}
+
+    def memorised(x):
+        return fixed.get(np.asarray(x).tobytes(), np.zeros_like(x))
+
+    outcomes = list(observe(relu, memorised, hidden=True, extra=one))
+    try:
+        judged(relu, signature_of(memorised), outcomes, hidden=True, extra=one)
+    except ExerciseFailed as exc:
+        assert "new random values" in str(exc)
+    else:
+        raise AssertionError("a table of the published cases passed the fresh ones")
+
+
+def test_every_exercise_with_plain_inputs_gets_fresh_cases():
+    plain = ["relu", "softmax", "dense_forward", "mlp_forward", "mse", "cross_entropy",
+             "l2_penalty", "dense_backward", "mlp_backward", "relative_error", "gradient_check"]
+    for name in plain:
+        assert fresh_cases(exercise(name), np.random.default_rng(0)), name
+
+
+def test_the_course_secret_is_made_once_private_and_named_by_a_fingerprint(tmp_path):
+    key = secret.course_secret(tmp_path)
+    path = tmp_path / secret.SECRET_FILE
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert secret.course_secret(tmp_path) == key and len(key) >= 32
+    assert secret.fingerprint(key) not in key.decode() and len(secret.fingerprint(key)) == 12
+    seeds = {secret.seed(key, "01", s, e) for s in ("alice", "bob") for e in ("relu", "tanh")}
+    assert len(seeds) == 4
+    assert secret.seed(key, "01", "alice", "relu") == secret.seed(key, "01", "alice", "relu")
