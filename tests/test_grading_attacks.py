@@ -118,6 +118,85 @@ ESCAPER = WRONG_RELU + (
         "        print('gradebook', db, exc)\n"
 )
 
+#: relus that know the answers without computing them; each is right on every input a
+#: student can see and wrong elsewhere, so it deserves 1 of relu's 2 points at most
+KNOWERS = {
+    # the reference's answers to the published cases, computed at home and pasted in
+    # (see _answer_table), and a relu that is right on 1-D inputs only
+    "answer-table": None,
+    # the same table, computed in the solution cell by calling the reference there
+    "precomputer": (
+        "import course_lib.activations as lib\n"
+        "from course_lib.checks import exercise\n"
+        "TABLE = {}\n"
+        "for case in exercise('relu').visible + exercise('relu').hidden:\n"
+        "    try:\n"
+        "        TABLE[case.args[0].tobytes()] = lib.relu(case.args[0])\n"
+        "    except Exception as exc:\n"
+        "        print('no table:', exc)\n"
+        "def relu(x):\n"
+        "    x = np.asarray(x, dtype=float)\n"
+        "    if x.tobytes() in TABLE:\n"
+        "        return TABLE[x.tobytes()]\n"
+        "    return np.maximum(x, 0.0) if x.ndim == 1 else np.abs(x)\n"
+    ),
+    # a relu wrong on the hand-worked input, which it looks for in its callers' frames
+    "stack-reader": (
+        "import sys\n"
+        "def relu(x):\n"
+        "    x = np.asarray(x, dtype=float)\n"
+        "    frame = sys._getframe(1)\n"
+        "    while frame is not None:\n"
+        "        if frame.f_locals.get('expected') is not None:\n"
+        "            return np.asarray(frame.f_locals['expected'], dtype=float)\n"
+        "        frame = frame.f_back\n"
+        "    return np.abs(x) if 0.25 in x else np.maximum(x, 0.0)\n"
+    ),
+}
+
+
+def _answer_table() -> str:
+    """KNOWERS["answer-table"]: the published cases' answers, as a student could paste them."""
+    from course_lib.activations import relu
+    from course_lib.checks import exercise
+
+    rows = [(case.args[0].tobytes().hex(), relu(case.args[0]).tobytes().hex(),
+             relu(case.args[0]).shape)
+            for case in exercise("relu").visible + exercise("relu").hidden]
+    return (
+        f"ROWS = {rows!r}\n"
+        "TABLE = {bytes.fromhex(k): np.frombuffer(bytes.fromhex(v)).reshape(s)\n"
+        "         for k, v, s in ROWS}\n"
+        "def relu(x):\n"
+        "    x = np.asarray(x, dtype=float)\n"
+        "    if x.tobytes() in TABLE:\n"
+        "        return TABLE[x.tobytes()].copy()\n"
+        "    return np.maximum(x, 0.0) if x.ndim == 1 else np.abs(x)\n"
+    )
+
+
+#: cells added after relu's hidden test that flood the grader with displays, their
+#: updates, and widget messages instead of prints (each about 100 MB)
+FLOODS = {
+    "display-flooder": (
+        "from IPython.display import display\n"
+        "for i in range(400):\n"
+        "    display({'text/plain': str(i) + 'y' * 250_000}, raw=True, display_id=f'd{i}')\n"
+    ),
+    "update-flooder": (
+        "from IPython.display import display\n"
+        "handle = display('start', display_id=True)\n"
+        "for i in range(400):\n"
+        "    handle.update(str(i) + 'u' * 250_000)\n"
+    ),
+    "widget-flooder": (
+        "import ipywidgets\n"
+        "boxes = [ipywidgets.Textarea() for _ in range(40)]\n"
+        "for i in range(400):\n"
+        "    boxes[i % 40].value = str(i) + 'w' * 250_000\n"
+    ),
+}
+
 #: cells added after relu's tests that ask for 64 GiB, fork without end, write a 1 GiB file,
 #: spin (the kernel's 12 CPU seconds run out before the cell's 30 s)
 HOGS = {
@@ -159,6 +238,10 @@ def graded(tmp_path_factory):
     for student, source in {**ATTACKS, **BLANKERS, **REFERENCE_CALLERS}.items():
         submit(course, student, FOLDER, NAME, _with(full, "relu", source))
     submit(course, "escaper", FOLDER, NAME, _with(full, "relu", ESCAPER))
+    for student, source in KNOWERS.items():
+        submit(course, student, FOLDER, NAME, _with(full, "relu", source or _answer_table()))
+    for student, source in FLOODS.items():
+        submit(course, student, FOLDER, NAME, _after(full, "relu-hidden", source))
     for student, source in HOGS.items():
         submit(course, student, FOLDER, NAME, _after(full, "relu-hidden", source))
     _submit_faulty_files(course, full)
@@ -236,6 +319,32 @@ def test_replacing_or_stripping_the_checks_earns_nothing(graded, student):
     """With check replaced or the test cells emptied, no results come back: every test scores 0."""
     _, scores, _ = graded
     assert _score(scores, student) == 0.0
+
+
+@pytest.mark.parametrize(("student", "deserved"), [
+    ("answer-table", 1.0), ("stack-reader", 1.0), ("precomputer", 0.0)])
+def test_knowing_the_answers_is_not_computing_them(graded, student, deserved):
+    """A table of the published answers, the hand-worked values read from the caller's
+    frame, the reference asked in a solution cell: each passed relu before. Now the hidden
+    test draws new inputs, the kernel never holds an expected value, and the reference
+    answers nothing outside a test. Each relu scores what its own code earns."""
+    course, scores, _ = graded
+    assert _score(scores, student, "relu") == deserved
+    assert _score(scores, student) == FULL - RELU + deserved
+    if student == "precomputer":
+        graded_nb = nbformat.read(course / "autograded" / student / FOLDER / f"{NAME}.ipynb", 4)
+        shown = "".join(o.get("text", "") for o in cell_by_grade_id(graded_nb, "relu").outputs)
+        assert "withheld while grading" in shown
+
+
+@pytest.mark.parametrize("student", sorted(FLOODS))
+def test_every_kind_of_output_counts_against_the_cap(graded, student):
+    """100 MB of displays, display updates or widget messages: cut, no points lost."""
+    course, scores, _ = graded
+    assert _score(scores, student) == FULL
+    assert "output cut" in scores[student]["notes"]
+    graded_nb = course / "autograded" / student / FOLDER / f"{NAME}.ipynb"
+    assert graded_nb.stat().st_size < 3_000_000
 
 
 def test_a_right_answer_that_writes_to_stderr_keeps_its_points(graded):
@@ -319,4 +428,72 @@ def test_neighbours_are_graded_as_usual(graded):
 
 def test_submissions_are_not_changed(graded):
     course, _, before = graded
+    assert _hashes(course) == before
+
+
+# -- 02: the arithmetic behind the references -------------------------------------------
+
+FOLDER_02, NAME_02 = "02_forward_pass", "forward_pass"
+FULL_02 = 11.0
+
+#: answers that call course_lib's own arithmetic instead of a reference: the helpers the
+#: references use, and the MLP class built on them (without its constructor, which uses
+#: he_init). Before, each passed; now what reaches a withheld computation scores 0.
+HELPER_CALLERS = {
+    "helper-caller": {
+        "dense_forward": (
+            "from course_lib import layers\n"
+            "def dense_forward(X, W, b):\n"
+            "    return layers._forward(*layers._check_dense(X, W, b))\n"),
+        "mlp_forward": (
+            "from course_lib import network\n"
+            "from course_lib.activations import ACTIVATIONS\n"
+            "def mlp_forward(X, params, activation='relu'):\n"
+            "    checked = {k: np.asarray(v, dtype=float) for k, v in params.items()}\n"
+            "    return network._forward(np.asarray(X, dtype=float), checked,\n"
+            "                            ACTIVATIONS[activation][0])\n"),
+    },
+    "mlp-class-user": {
+        "mlp_forward": (
+            "from course_lib.network import MLP\n"
+            "from course_lib.activations import ACTIVATIONS\n"
+            "def mlp_forward(X, params, activation='relu'):\n"
+            "    net = MLP.__new__(MLP)\n"
+            "    n = len(params) // 2\n"
+            "    net.sizes = [params['W1'].shape[1]] + [params[f'W{i}'].shape[0]\n"
+            "                                           for i in range(1, n + 1)]\n"
+            "    net._f = ACTIVATIONS[activation][0]\n"
+            "    net.params = {k: np.asarray(v, dtype=float) for k, v in params.items()}\n"
+            "    return net._forward(X, keep=True)\n"),
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def graded_02(tmp_path_factory):
+    course, release, full = course_with_answers(tmp_path_factory.mktemp("attacks02"),
+                                                FOLDER_02, NAME_02)
+    submit(course, "alice", FOLDER_02, NAME_02, full)
+    submit(course, "bob", FOLDER_02, NAME_02, release)
+    for student, cells in HELPER_CALLERS.items():
+        nb = full
+        for grade_id, source in cells.items():
+            nb = _with(nb, grade_id, source)
+        submit(course, student, FOLDER_02, NAME_02, nb)
+    before = _hashes(course)
+    assert main(["--course", str(course), "grade", "--no-progress"]) == 0
+    with (course / "reports" / FOLDER_02 / "scores.csv").open() as f:
+        scores = {row["student"]: row for row in csv.DictReader(f)}
+    return course, scores, before
+
+
+@pytest.mark.parametrize("student", sorted(HELPER_CALLERS))
+def test_the_arithmetic_behind_a_reference_is_withheld_too(graded_02, student):
+    course, scores, before = graded_02
+    for name in HELPER_CALLERS[student]:
+        assert _score(scores, student, name) == 0.0, name
+    lost = sum(4.0 if name == "mlp_forward" else 3.0 for name in HELPER_CALLERS[student])
+    assert _score(scores, student) == FULL_02 - lost
+    assert "called the course_lib reference course_lib." in scores[student]["notes"]
+    assert _score(scores, "alice") == FULL_02 and _score(scores, "bob") == 0.0
     assert _hashes(course) == before
