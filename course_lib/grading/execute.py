@@ -32,7 +32,9 @@ import copy
 import json
 import os
 import shutil
+import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -87,6 +89,10 @@ class GradingExecute(Execute):
                                                  "them it is stopped.").tag(config=True)
     file_limit = Integer(Limits.file_bytes, help="Bytes a kernel may write to one file."
                          ).tag(config=True)
+    watchdog_margin = Integer(
+        180, help="Seconds past notebook_timeout after which a stuck grading process ends "
+                  "itself (the notebook is then reported as not graded)."
+    ).tag(config=True)
     secret_folder = Unicode(
         "", help="The course folder whose .nncourse/secret seeds the hidden random cases "
                  "(default: CourseDirectory.root)").tag(config=True)
@@ -121,9 +127,17 @@ class GradingExecute(Execute):
         self._library = stripped_copy(self._control / "lib", exercises)
         self._referee = Referee(self._control / "grader.sock", exercises,
                                 draw=self._drawer(nb, resources or {}))
+        # The time limit holds however the grader is stuck (a cell's limit covers the
+        # waits nbclient knows of): past it and a margin, this worker ends itself, and
+        # the pipeline reports this notebook and grades the rest with a new worker.
+        watchdog = threading.Timer(self.notebook_timeout + self.watchdog_margin, _give_up,
+                                   args=(self.notebook_timeout,))
+        watchdog.daemon = True
+        watchdog.start()
         try:
             self._run_all(nb)
         finally:
+            watchdog.cancel()
             self._referee.close()
             shutil.rmtree(self._control, ignore_errors=True)
         # No widget state is saved (nbclient would): with none, HTML feedback shows the
@@ -242,7 +256,8 @@ class GradingExecute(Execute):
         regrade to draw the same cases.
         """
         info = resources.get("nbgrader") or {}
-        root = Path(self.secret_folder or getattr(self.config.CourseDirectory, "root", "")
+        configured = self.config.CourseDirectory.get("root")
+        root = Path(self.secret_folder or (configured if isinstance(configured, str) else "")
                     or ".")
         key = secret.course_secret(root)
         assignment, student = str(info.get("assignment", "")), str(info.get("student", ""))
@@ -327,6 +342,13 @@ class GradingExecute(Execute):
                         f"{self.max_output_bytes:,} bytes]\n")))
                 return None
         return super().process_message(msg, cell, cell_index)
+
+
+def _give_up(limit: int) -> None:
+    sys.stderr.write(f"nncourse: grading one notebook took longer than its time limit "
+                     f"({limit} s) and then some: this grading process stops\n")
+    sys.stderr.flush()
+    os._exit(70)
 
 
 def _size(msg) -> int:
