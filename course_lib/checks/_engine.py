@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 __all__ = ["Case", "Hint", "Exercise", "ExerciseFailed", "Outcome", "Signature", "observe", "judge",
-           "judge_values", "run_exercise", "check_values", "signature_of", "fresh_cases"]
+           "judge_values", "run_exercise", "check_values", "signature_of", "fresh_draws",
+           "fresh_case", "fresh_cases"]
 
 RTOL = 1e-7  # a correct float64 implementation agrees far better than this
 ATOL = 1e-12  # values this close to 0 are 0 (e.g. 1 - tanh(x)**2 for large x)
@@ -171,50 +172,91 @@ def _cases(exercise: Exercise, hidden: bool) -> tuple:
     return exercise.visible + (exercise.hidden if hidden else ())
 
 
-def fresh_cases(exercise: Exercise, rng: np.random.Generator) -> tuple:
-    """New inputs shaped like the visible cases', drawn from ``rng``: nobody knows them before.
+def fresh_draws(exercise: Exercise, rng: np.random.Generator) -> tuple:
+    """New numbers for the visible cases' inputs, from ``rng``: nobody knows them before.
 
-    Every visible case whose inputs are plain data (arrays, numbers, lists, dicts)
-    gives one case: its float arrays redrawn from a normal distribution of their own
-    spread, everything else (integer labels, sizes, options) kept. A draw on which
-    the reference refuses or overflows is dropped.
+    Returns ``(i, arrays)`` pairs: visible case ``i`` with its float arrays (also those
+    inside dicts, lists and the checks' own helper objects, in a fixed order) replaced
+    by ``arrays`` (see :func:`fresh_case`). Each array is drawn from a normal
+    distribution of the original's spread (from its range, when all its values are
+    positive, as curvatures are); integer labels, sizes and options stay. A draw on
+    which the reference refuses or overflows is dropped.
     """
-    drawn = []
-    for case in exercise.visible:
-        if case.raises or not _plain(case.args) or not _plain(case.kwargs):
+    draws = []
+    for i, case in enumerate(exercise.visible):
+        if case.raises:
             continue
-        args, kwargs = _redrawn(case.args, rng), _redrawn(case.kwargs, rng)
-        fresh = Case(f"{case.label}, with new random values", args, kwargs)
+        originals = _float_arrays((case.args, case.kwargs))
+        if not originals:
+            continue
+        arrays = [_drawn_like(a, rng) for a in originals]
+        fresh = fresh_case(exercise, i, arrays)
         try:
             adapt = exercise.adapter or (lambda f: f)
             with np.errstate(all="raise"):
-                adapt(exercise.reference)(*copy.deepcopy(args), **copy.deepcopy(kwargs))
+                adapt(exercise.reference)(*copy.deepcopy(fresh.args),
+                                          **copy.deepcopy(fresh.kwargs))
         except Exception:
             continue
-        drawn.append(fresh)
-    return tuple(drawn)
+        draws.append((i, arrays))
+    return tuple(draws)
 
 
-def _plain(value) -> bool:
+def fresh_case(exercise: Exercise, index: int, arrays) -> Case:
+    """Visible case ``index`` of ``exercise`` with its float arrays replaced by ``arrays``."""
+    template = exercise.visible[index]
+    slots = len(_float_arrays((template.args, template.kwargs)))
+    arrays = [np.asarray(a, dtype=np.float64) for a in arrays]
+    if len(arrays) != slots:
+        raise ValueError(f"{exercise.name}: {len(arrays)} arrays for a case that has {slots}")
+    args, kwargs = _replaced((template.args, template.kwargs), iter(arrays))
+    return Case(f"{template.label}, with new random values", args, kwargs)
+
+
+def fresh_cases(exercise: Exercise, rng: np.random.Generator) -> tuple:
+    """The cases of :func:`fresh_draws`."""
+    return tuple(fresh_case(exercise, i, arrays) for i, arrays in fresh_draws(exercise, rng))
+
+
+def _inside(value):
+    """The parts of ``value`` that may hold arrays: containers, and the checks' helper objects."""
+    if isinstance(value, dict):
+        return list(value.values())
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    if type(value).__module__.startswith("course_lib.checks") and hasattr(value, "__dict__"):
+        return list(vars(value).values())
+    return []
+
+
+def _float_arrays(value) -> list:
     if isinstance(value, np.ndarray):
-        return value.dtype.kind in "biuf"
-    if isinstance(value, dict):
-        return all(isinstance(k, str) and _plain(v) for k, v in value.items())
-    if isinstance(value, (list, tuple)):
-        return all(_plain(v) for v in value)
-    return value is None or isinstance(value, (bool, int, float, str, np.number))
+        return [value] if value.dtype.kind == "f" and value.size else []
+    return [a for part in _inside(value) for a in _float_arrays(part)]
 
 
-def _redrawn(value, rng):
-    if isinstance(value, np.ndarray) and value.dtype.kind == "f" and value.size:
-        finite = value[np.isfinite(value)]
-        spread = float(finite.std()) if finite.size > 1 else 1.0
-        return rng.normal(0.0, spread or 1.0, size=value.shape).astype(value.dtype)
+def _replaced(value, arrays):
+    if isinstance(value, np.ndarray):
+        return next(arrays).reshape(value.shape) if value.dtype.kind == "f" and value.size \
+            else value
     if isinstance(value, dict):
-        return {k: _redrawn(v, rng) for k, v in value.items()}
+        return {k: _replaced(v, arrays) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return type(value)(_redrawn(v, rng) for v in value)
+        return type(value)(_replaced(v, arrays) for v in value)
+    if _inside(value):
+        fresh = copy.copy(value)
+        for name, part in vars(value).items():
+            object.__setattr__(fresh, name, _replaced(part, arrays))
+        return fresh
     return value
+
+
+def _drawn_like(array: np.ndarray, rng) -> np.ndarray:
+    finite = array[np.isfinite(array)]
+    if finite.size and finite.min() > 0:
+        return rng.uniform(finite.min() / 2, finite.max() * 1.5, size=array.shape)
+    spread = float(finite.std()) if finite.size > 1 else 1.0
+    return rng.normal(0.0, spread or 1.0, size=array.shape)
 
 
 def check_values(name: str, fn, args: tuple, expected, kwargs: dict | None = None) -> None:

@@ -46,7 +46,7 @@ from traitlets import Bool, Enum, Integer, Unicode
 
 from course_lib import channel
 from course_lib.checks import exercise, exercise_names, topic_of
-from course_lib.checks._engine import fresh_cases
+from course_lib.checks._engine import fresh_draws
 
 from . import judge, secret
 from .sandbox import Limits, SandboxKernelManager
@@ -268,7 +268,7 @@ class GradingExecute(Execute):
 
         def draw(name: str):
             rng = np.random.default_rng(secret.seed(key, assignment, student, name))
-            return fresh_cases(exercise(name), rng)
+            return fresh_draws(exercise(name), rng)
 
         return draw
 

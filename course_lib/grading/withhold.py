@@ -42,7 +42,7 @@ from pathlib import Path
 import course_lib
 from course_lib import channel, wire
 from course_lib.checks import exercise, exercise_names
-from course_lib.checks._engine import _arrays
+from course_lib.checks._engine import _arrays, fresh_case
 
 __all__ = ["qualified_name", "reached", "withheld", "allowed", "stripped_copy", "Referee"]
 
@@ -237,9 +237,10 @@ class Referee:
     exercises : iterable of str
         The assignment's exercises: what :func:`withheld` names for them is served.
     draw : callable, optional
-        ``draw(exercise) -> tuple of Case``: the fresh cases of a hidden test, asked for
-        by the kernel's check (:func:`course_lib.checks._engine.fresh_cases`); kept, so
-        that the judge compares with the reference on the same inputs.
+        ``draw(exercise)``: the fresh draws of a hidden test (``(case index, arrays)``
+        pairs, :func:`course_lib.checks._engine.fresh_draws`), asked for by the
+        kernel's check; kept, so that the judge compares with the reference on the
+        same inputs.
     """
 
     def __init__(self, path: Path, exercises, draw=None):
@@ -282,12 +283,16 @@ class Referee:
             self._testing = frozenset()
         return records, flagged
 
-    def drawn(self, name: str) -> tuple:
-        """The fresh cases of exercise ``name`` (drawn once, the same every time they are asked)."""
+    def draws(self, name: str) -> tuple:
+        """The fresh draws of exercise ``name``: drawn once, the same every time they are asked."""
         with self._lock:
             if name not in self._drawn:
                 self._drawn[name] = tuple(self._draw(name))
             return self._drawn[name]
+
+    def drawn(self, name: str) -> tuple:
+        """The fresh cases of exercise ``name`` (:func:`course_lib.checks._engine.fresh_case`)."""
+        return tuple(fresh_case(exercise(name), i, arrays) for i, arrays in self.draws(name))
 
     def close(self) -> None:
         self._closed = True
@@ -370,7 +375,7 @@ class Referee:
             testing = self._open and name in self._testing
         if not testing:
             return {"error": "ReferenceWithheld", "message": "no test of this exercise is running"}
-        return {"value": [[case.label, list(case.args), case.kwargs] for case in self.drawn(name)]}
+        return {"value": [[i, list(arrays)] for i, arrays in self.draws(name)]}
 
     def _call(self, request, depth: int) -> dict:
         name = request.get("name")
