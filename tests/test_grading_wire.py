@@ -155,6 +155,24 @@ def test_between_test_cells_nothing_is_answered_and_nothing_recorded(referee):
     assert referee.done() == ([], [])  # the window closed with the cell
 
 
+def test_a_test_cell_cannot_send_more_records_than_the_grader_keeps(referee):
+    referee.testing({"relu"})
+    big = {"kind": "check", "outcomes": np.zeros(2**22)}  # 32 MiB: 3 fit in 128 MiB
+    for _ in range(3):
+        channel.result(channel.request({"op": "record", "record": big}))
+    with pytest.raises(channel.ReferenceWithheld, match="too many records"):
+        channel.result(channel.request({"op": "record", "record": big}))
+    kept = 3
+    for _ in range(100):
+        try:
+            channel.result(channel.request({"op": "record", "record": {"kind": "check"}}))
+        except channel.ReferenceWithheld:
+            break
+        kept += 1
+    records, _ = referee.done()
+    assert len(records) == kept == 64
+
+
 def test_the_referee_refuses_arguments_too_big_to_compute_on(referee):
     referee.testing({"mlp_forward"})
     X = np.zeros((2**11, 2**11 + 1))  # 4 Mi numbers: more than the grader computes on

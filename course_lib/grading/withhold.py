@@ -54,8 +54,9 @@ _INFRASTRUCTURE = ("course_lib.checks", "course_lib.grading", "course_lib.widget
                    "course_lib._validate")
 #: the most numbers the referee computes on for one call: arguments and result
 MAX_ELEMENTS = 2**22
-#: records one test cell may send (the cells make a handful)
+#: records one test cell may send (the cells make a handful), and their bytes in all
 MAX_RECORDS = 64
+MAX_RECORD_BYTES = 128 * 2**20
 
 
 def qualified_name(obj) -> str:
@@ -255,6 +256,7 @@ class Referee:
         self._allowed: frozenset = frozenset()
         self._flagged: list[str] = []
         self._records: list = []
+        self._record_bytes = 0
         self._draw = draw or (lambda name: ())
         self._drawn: dict[str, tuple] = {}
         self._testing: frozenset = frozenset()
@@ -272,7 +274,7 @@ class Referee:
         permitted = allowed(tested, self._exercises)
         with self._lock:
             self._open, self._allowed, self._flagged, self._records = True, permitted, [], []
-            self._testing = tested
+            self._testing, self._record_bytes = tested, 0
 
     def done(self) -> tuple[list, list[str]]:
         """The test cell ended: (its records, the calls it must not have made). Closes the window."""
@@ -327,7 +329,7 @@ class Referee:
                 if message is None:
                     return
                 conn.send_bytes(wire.dumps(self._handle(conn, message, depth=0)))
-        except (OSError, EOFError, wire.WireError, struct.error, RecursionError):
+        except (OSError, EOFError, wire.WireError, struct.error, RecursionError, MemoryError):
             return  # a broken or hostile client: dropped; the kernel's checks then fail
         finally:
             _shut(conn)
@@ -345,6 +347,7 @@ class Referee:
                 if isinstance(message, dict):
                     live += _arrays(message.get("args") or [], message.get("kwargs") or {})
                     message["_live"] = live
+                    message["_bytes"] = len(data)
                 return message
         return None
 
@@ -352,22 +355,24 @@ class Referee:
         if not isinstance(message, dict):
             return {"error": "ReferenceWithheld", "message": "malformed message"}
         live = message.pop("_live", [])
+        size = message.pop("_bytes", 0)
         op = message.get("op")
         if op == "record":
-            return self._record(message.get("record"))
+            return self._record(message.get("record"), size)
         if op == "cases":
             return self._cases(message.get("exercise"))
         if op == "call":
             return {**self._call(message, depth), "state": live}
         return {"error": "ReferenceWithheld", "message": "malformed message"}
 
-    def _record(self, record) -> dict:
+    def _record(self, record, size: int) -> dict:
         with self._lock:
             if not self._open:
                 return {"error": "ReferenceWithheld", "message": "no test cell is running"}
-            if len(self._records) >= MAX_RECORDS:
+            if len(self._records) >= MAX_RECORDS or self._record_bytes + size > MAX_RECORD_BYTES:
                 return {"error": "ReferenceWithheld", "message": "too many records"}
             self._records.append(record)
+            self._record_bytes += size
         return {"ok": True}
 
     def _cases(self, name) -> dict:
