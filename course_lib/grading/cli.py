@@ -5,6 +5,7 @@ Run from the course folder (the one with nbgrader_config.py), or pass ``--course
     nncourse release [ASSIGNMENT ...]        # solutions/ -> notebooks/ (nbgrader generate_assignment)
     nncourse collect ASSIGNMENT SOURCE       # an LMS zip or a folder -> submitted/
     nncourse grade [ASSIGNMENT ...]          # autograde every submission, every core; report
+                   [--student ID ...]        #   (or only these students')
     nncourse feedback ASSIGNMENT             # HTML feedback for each student -> feedback/
     nncourse export [--to grades.csv]        # every grade as CSV (nbgrader export)
 """
@@ -14,13 +15,17 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
+import traceback
 from pathlib import Path
+
+from .course import tools_on_path
 
 __all__ = ["main"]
 
 
 def main(argv=None) -> int:
     """Entry point of the ``nncourse`` console script; returns the exit status."""
+    tools_on_path()  # nbgrader runs `alembic` by name: this environment's, activated or not
     args = _parser().parse_args(argv)
     args.course = Path(args.course).resolve()
     if not (args.course / "nbgrader_config.py").exists():
@@ -48,6 +53,8 @@ def _parser():
 
     grade = commands.add_parser("grade", help="autograde every submission and report")
     grade.add_argument("assignments", nargs="*", help="default: every assignment")
+    grade.add_argument("--student", action="append", default=None, metavar="ID",
+                       help="grade only this student's submissions (repeat for several)")
     grade.add_argument("--workers", type=int, default=None, help="default: every core")
     grade.add_argument("--no-progress", action="store_true", help="no progress bar")
     grade.add_argument("--no-sandbox", action="store_true",
@@ -78,7 +85,7 @@ def _assignments(course: Path, names) -> list[str]:
 
 
 def _release(args) -> int:
-    from .pipeline import load_api
+    from .course import load_api
 
     api = load_api(args.course)
     status = 0
@@ -104,13 +111,15 @@ def _collect(args) -> int:
 
 
 def _grade(args) -> int:
-    from .pipeline import grade, released, submissions
-    from .report import build_report, format_report, save_report
+    from .course import Course
+    from .pipeline import grade, submissions
 
+    course = Course(args.course, sandbox=not args.no_sandbox)
     assignments = _assignments(args.course, args.assignments)
     if not args.assignments:  # every assignment that has submissions
-        assignments = [a for a in assignments if submissions(args.course, a)]
-    unreleased = [a for a in assignments if a not in released(args.course)]
+        assignments = [a for a in assignments if submissions(course, a)]
+    released = course.released()
+    unreleased = [a for a in assignments if a not in released]
     if unreleased:
         print(f"nncourse: {', '.join(unreleased)} not in the gradebook yet: run "
               f"`nncourse release {' '.join(unreleased)}` first", file=sys.stderr)
@@ -127,19 +136,68 @@ def _grade(args) -> int:
             print(f"nncourse: {exc}\n(--no-sandbox grades without it, running student code "
                   f"with your rights.)", file=sys.stderr)
             return 2
-    jobs = grade(args.course, assignments, workers=args.workers, progress=not args.no_progress,
-                 sandbox=not args.no_sandbox)
+    results, stopped, status = [], None, 0
+    try:
+        grade(course, assignments, workers=args.workers, progress=not args.no_progress,
+              students=args.student, results=results)
+    except KeyboardInterrupt:
+        stopped, status = "the run was interrupted", 130
+    except Exception as error:  # the grader's own failure: still report what is known
+        traceback.print_exc()
+        stopped, status = f"the run stopped with an error ({type(error).__name__})", 1
+    if stopped:
+        results += _unfinished(course, assignments, args.student, results, stopped)
+    return max(status, _report(args, course, assignments, results, stopped))
+
+
+def _unfinished(course, assignments, students, results, stopped: str) -> list:
+    """A GradeJob saying "not graded" for every submission the stopped run did not grade."""
+    from .pipeline import not_graded, submissions
+
+    known = {(job.assignment, job.student) for job in results}
+    return [not_graded(a, s, f"not graded: {stopped} before this notebook was graded; grade "
+                             f"it again with `nncourse grade {a}`")
+            for a in assignments for s in submissions(course, a)
+            if (a, s) not in known and (students is None or s in students)]
+
+
+def _report(args, course, assignments, results, stopped) -> int:
+    """Write every assignment's report, whatever happened; the exit status it calls for."""
+    from .report import build_report, format_report, quoted, report_from_jobs, save_report
+
+    status = 0
     for assignment in assignments:
-        report = build_report(args.course, assignment, jobs)
+        try:
+            report = build_report(course, assignment, results)
+        except Exception as error:
+            traceback.print_exc()
+            report = report_from_jobs(assignment, results, (
+                f"the gradebook could not be read ({type(error).__name__}: "
+                f"{quoted(str(error))}): the scores are missing, only the notes are known"))
+            status = 1
+        if stopped:
+            report.problems.append(f"{stopped}: the submissions marked 'not graded' were not "
+                                   "graded")
         print(format_report(report))
         folder = args.reports if args.reports.is_absolute() else args.course / args.reports
         paths = save_report(report, folder / assignment)
-        print(f"saved: {', '.join(str(p.relative_to(args.course)) for p in paths)}\n")
-    return 0
+        print(f"saved: {', '.join(_shown(p, args.course) for p in paths)}\n")
+    lost = [job for job in results if job.needs_regrade]
+    if lost:
+        n = len(lost)
+        print(f"nncourse: {n} notebook{'s' * (n != 1)} could not be graded because grading "
+              "itself failed (see the '!' lines in the report); grade "
+              f"{'them' if n != 1 else 'it'} again", file=sys.stderr)
+        status = max(status, 1)
+    return status
+
+
+def _shown(path: Path, course: Path) -> str:
+    return str(path.relative_to(course)) if path.is_relative_to(course) else str(path)
 
 
 def _feedback(args) -> int:
-    from .pipeline import load_api
+    from .course import load_api
 
     result = load_api(args.course).generate_feedback(args.assignment)
     print(f"{args.assignment}: feedback {'written to feedback/' if result['success'] else 'FAILED'}")

@@ -58,8 +58,8 @@ from typing import BinaryIO
 
 from nbgrader.coursedir import CourseDirectory
 from nbgrader.plugins import FileNameCollectorPlugin
-from traitlets.config import Config
-from traitlets.config.loader import PyFileConfigLoader
+
+from .course import Course, CourseConfigError
 
 __all__ = ["MAX_UNPACKED_BYTES", "PATTERNS", "CollectError", "CollectReport", "collect"]
 
@@ -240,14 +240,10 @@ def _course_directory(course_root: Path) -> CourseDirectory:
     """nbgrader's view of the course, with the course's own nbgrader_config.py."""
     if not course_root.is_dir():
         raise CollectError(f"the course folder {course_root} does not exist")
-    config = Config()
-    if (course_root / "nbgrader_config.py").is_file():
-        try:
-            config = PyFileConfigLoader("nbgrader_config.py", path=str(course_root)).load_config()
-        except Exception as error:  # the instructor's file: say which one failed, and why
-            raise CollectError(f"could not read {course_root / 'nbgrader_config.py'}: {error}"
-                               ) from error
-    return CourseDirectory(config=config, root=str(course_root))
+    try:
+        return Course(course_root).coursedir
+    except CourseConfigError as error:
+        raise CollectError(str(error)) from error
 
 
 def _released_notebook(coursedir: CourseDirectory, assignment: str) -> str:
@@ -260,7 +256,7 @@ def _released_notebook(coursedir: CourseDirectory, assignment: str) -> str:
     if not notebooks:
         raise CollectError(
             f"assignment {assignment} has no released notebook in {release}: "
-            f"check its name, or release it first (nbgrader generate_assignment {assignment})")
+            f"check its name, or release it first (nncourse release {assignment})")
     if len(notebooks) > 1:
         raise CollectError(f"assignment {assignment} has {len(notebooks)} notebooks "
                            f"({', '.join(notebooks)}); collect handles one notebook per assignment")

@@ -4,16 +4,44 @@ Scores come from nbgrader's gradebook. Test cells are named ``<exercise>-visible
 ``<exercise>-hidden``, so a cell's exercise is its grade_id up to the last dash.
 Anything unusual in a submission's grading (a timeout, a dead kernel, an
 unreadable notebook, a restored test cell) becomes one plain-words line.
+
+Every line is the grader's own words. Whatever a student controls (an id, a file
+name, an error message) appears :func:`quoted`: escaped, on one line, cut to a
+sane length, so that nothing a student writes can add or forge a row. In the CSV,
+a text cell that a spreadsheet would read as a formula (``=``, ``+``, ``-``, ``@``)
+starts with a quote. A submission that was not graded in this run scores 0 here,
+whatever an earlier run left in the gradebook.
 """
 
 from __future__ import annotations
 
 import csv
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["AssignmentReport", "build_report", "format_report", "save_report", "unusual"]
+__all__ = ["AssignmentReport", "build_report", "format_report", "plain_id", "quoted",
+           "report_from_jobs", "save_report", "shown_id", "unusual"]
+
+#: Characters of a student's text shown in a report line; the rest is counted, not shown.
+QUOTE_LIMIT = 80
+
+
+def quoted(text, limit: int = QUOTE_LIMIT) -> str:
+    """Text a student controls (a file name, a label, an error message), fit for a report line.
+
+    Quoted and escaped as Python's repr does, so that it is on one line whatever it
+    holds (newlines, control and invisible characters, lone surrogates), and cut to
+    ``limit`` characters::
+
+        >>> quoted("x\nalice  26/26")
+        "'x\\nalice  26/26'"
+    """
+    text = text if isinstance(text, str) else repr(text)
+    if len(text) <= limit:
+        return repr(text)
+    return f"{text[:limit]!r}... ({len(text) - limit} more characters)"
 
 
 @dataclass
@@ -26,6 +54,8 @@ class AssignmentReport:
     scores: dict = field(default_factory=dict)
     notes: dict = field(default_factory=dict)  # student -> [plain-words lines]
     failed_cells: Counter = field(default_factory=Counter)  # grade_id -> students failing it
+    #: what this report is missing, and why (the gradebook unreadable, the run stopped)
+    problems: list = field(default_factory=list)
 
     def total(self, student) -> float:
         return sum(self.scores.get(student, {}).values())
@@ -36,31 +66,30 @@ class AssignmentReport:
 
 
 def unusual(job) -> list[str]:
-    """Plain-words lines for what went wrong while grading one submission (a GradeJob)."""
-    text = f"{job.log}\n{job.error}"
+    """Plain-words lines for what went wrong while grading one submission (a GradeJob).
+
+    Built from the job's fields only; nbgrader's error text (which may quote the
+    notebook) is shown quoted, never matched against.
+    """
     lines = []
-    if "NotJSONError" in text or "Notebook does not appear to be JSON" in text \
-            or "UnicodeDecodeError" in text or "not valid JSON" in text:
-        lines.append("notebook unreadable (not a valid .ipynb file): not graded")
-    elif not job.success and job.error:
+    if not job.success and job.error:
         last = next((line for line in reversed(job.error.strip().splitlines()) if line.strip()),
                     "no details")
-        lines.append(f"autograding failed: {last.strip()[:160]}")
+        lines.append(f"autograding failed, not graded: nbgrader said {quoted(last.strip())}")
     lines += [note for note in getattr(job, "notes", ()) if note not in lines]
-    if "Missing grade cell" in text:
-        lines.append("a test cell was missing from the notebook: restored from the gradebook")
     return lines
 
 
-def build_report(course_root: Path, assignment: str, jobs=()) -> AssignmentReport:
-    """Read the gradebook of the course at ``course_root`` for ``assignment``."""
-    from nbgrader.api import Gradebook, MissingEntry
+def build_report(course_root, assignment: str, jobs=()) -> AssignmentReport:
+    """Read the gradebook of the course at ``course_root`` (a folder or a Course) for
+    ``assignment``; ``jobs`` (this run's GradeJobs) add their notes, and a job that was
+    not graded scores 0."""
+    from nbgrader.api import MissingEntry
 
-    from .pipeline import load_api
+    from .course import as_course
 
-    api = load_api(course_root)
     report = AssignmentReport(assignment)
-    with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gb:
+    with as_course(course_root).gradebook() as gb:
         source = gb.find_assignment(assignment)
         for notebook in source.notebooks:
             for cell in notebook.grade_cells:
@@ -85,26 +114,55 @@ def build_report(course_root: Path, assignment: str, jobs=()) -> AssignmentRepor
                     if (grade.auto_score or 0.0) < grade.max_score:
                         report.failed_cells[grade.name] += 1
             report.scores[student] = per_exercise
-    for job in jobs:
-        if job.assignment == assignment:
-            lines = unusual(job)
-            if lines:
-                report.notes[job.student] = lines
-            report.scores.setdefault(job.student, dict.fromkeys(report.exercises, 0.0))
+    _add_jobs(report, jobs)
     return report
+
+
+def report_from_jobs(assignment: str, jobs, problem: str) -> AssignmentReport:
+    """What is known without the gradebook: each job's notes, no scores; ``problem`` says why."""
+    report = AssignmentReport(assignment, problems=[problem])
+    _add_jobs(report, jobs)
+    return report
+
+
+def _add_jobs(report: AssignmentReport, jobs) -> None:
+    for job in jobs:
+        if job.assignment != report.assignment:
+            continue
+        lines = unusual(job)
+        if lines:
+            report.notes[job.student] = lines
+        if not job.success:  # not graded now: an earlier run's scores do not count
+            report.scores[job.student] = dict.fromkeys(report.exercises, 0.0)
+        report.scores.setdefault(job.student, dict.fromkeys(report.exercises, 0.0))
+
+
+_PLAIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]*")
+
+
+def plain_id(name: str) -> bool:
+    """Whether ``name`` can be shown as it is: letters, digits and . _ @ + -."""
+    return bool(_PLAIN.fullmatch(name))
+
+
+def shown_id(student: str) -> str:
+    """A student id as a report shows it: as it is if plain, else quoted."""
+    return student if plain_id(student) else quoted(student)
 
 
 def format_report(report: AssignmentReport, most_failed: int = 5) -> str:
     """The report as text: a table per student, notes, then the class per exercise."""
     names = report.exercises
-    width = max([7, *(len(s) for s in report.scores)])
+    width = max([7, *(len(shown_id(s)) for s in report.scores)])
     cols = {e: max(len(e), 5) for e in names}
     head = f"{'student':<{width}} " + " ".join(f"{e:>{cols[e]}}" for e in names) + f" {'total':>9}"
     out = [f"{report.assignment}: {len(report.scores)} submissions, "
-           f"{report.max_total:g} autograded points", "", head, "-" * len(head)]
+           f"{report.max_total:g} autograded points"]
+    out += [f"INCOMPLETE: {problem}" for problem in report.problems]
+    out += ["", head, "-" * len(head)]
     for student, per in sorted(report.scores.items()):
         row = " ".join(f"{per[e]:>{cols[e]}g}" for e in names)
-        out.append(f"{student:<{width}} {row} {report.total(student):>9g}")
+        out.append(f"{shown_id(student):<{width}} {row} {report.total(student):>9g}")
         for line in report.notes.get(student, []):
             out.append(f"{'':<{width}}   ! {line}")
     out += ["", "per exercise (points: number of students)"]
@@ -122,8 +180,6 @@ def format_report(report: AssignmentReport, most_failed: int = 5) -> str:
 
 def save_report(report: AssignmentReport, folder: Path) -> list[Path]:
     """Write ``scores.csv``, ``report.txt`` and ``scores.png`` into ``folder``; return the paths."""
-    from matplotlib.figure import Figure
-
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     csv_path, text_path, png_path = (folder / n for n in ("scores.csv", "report.txt", "scores.png"))
@@ -131,9 +187,27 @@ def save_report(report: AssignmentReport, folder: Path) -> list[Path]:
         writer = csv.writer(f)
         writer.writerow(["student", *report.exercises, "total", "notes"])
         for student, per in sorted(report.scores.items()):
-            writer.writerow([student, *(per[e] for e in report.exercises), report.total(student),
-                             " | ".join(report.notes.get(student, []))])
+            notes = [*report.problems, *report.notes.get(student, [])]
+            writer.writerow([_cell(shown_id(student)), *(per[e] for e in report.exercises),
+                             report.total(student), _cell(" | ".join(notes))])
     text_path.write_text(format_report(report) + "\n", encoding="utf-8")
+    try:
+        _plot(report, png_path)
+    except Exception as error:  # the table and the text are what matter: say, and go on
+        text_path.write_text(format_report(report) + f"\n\n(no plot: {type(error).__name__}: "
+                             f"{quoted(str(error))})\n", encoding="utf-8")
+        png_path.unlink(missing_ok=True)  # not an earlier run's picture beside this table
+        return [csv_path, text_path]
+    return [csv_path, text_path, png_path]
+
+
+def _cell(text: str) -> str:
+    """A CSV text cell that no spreadsheet reads as a formula."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def _plot(report: AssignmentReport, png_path: Path) -> None:
+    from matplotlib.figure import Figure
 
     n = max(len(report.exercises), 1)
     cols = min(n, 4)
@@ -151,7 +225,6 @@ def save_report(report: AssignmentReport, folder: Path) -> list[Path]:
         ax.set_visible(False)
     fig.suptitle(f"{report.assignment}: score per exercise, {len(report.scores)} submissions")
     fig.savefig(png_path, dpi=90)
-    return [csv_path, text_path, png_path]
 
 
 def _exercise(grade_id: str) -> str:

@@ -1,0 +1,59 @@
+"""`nncourse` called by its full path, without the venv on PATH (issue 12, item 1).
+
+nbgrader runs ``alembic`` by name when it creates a gradebook. Run as
+``.venv/bin/nncourse`` from a shell where the venv is not activated, ``release``
+failed, and nbgrader deleted the released notebook it was replacing; ``export``
+left a gradebook with no ``alembic_version`` table. nncourse now puts its own
+Python's scripts folder first on PATH for nbgrader (course.tools_on_path).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+from course_tools import RELEASE, ROOT, SOLUTIONS
+
+FOLDER, NAME = "01_activations", "activations"
+
+
+def _nncourse(course: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess:
+    """Run the installed console script by its full path, with a PATH lacking the venv."""
+    script = Path(sys.executable).parent / "nncourse"
+    env = {k: v for k, v in os.environ.items() if k not in {"VIRTUAL_ENV", "PYTHONPATH"}}
+    env["PATH"] = os.pathsep.join(p for p in ("/usr/local/bin", "/usr/bin", "/bin")
+                                  if p != str(script.parent))
+    assert shutil.which("alembic", path=env["PATH"]) is None  # the case that failed
+    return subprocess.run([str(script), "--course", str(course), *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=600)
+
+
+def test_export_then_release_work_without_the_venv_on_path(tmp_path):
+    course = tmp_path / "course"
+    (course / "solutions").mkdir(parents=True)
+    shutil.copy(ROOT / "nbgrader_config.py", course)
+    shutil.copytree(SOLUTIONS / FOLDER, course / "solutions" / FOLDER,
+                    ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+    released = course / "notebooks" / FOLDER / f"{NAME}.ipynb"
+    released.parent.mkdir(parents=True)
+    shutil.copy(RELEASE / FOLDER / f"{NAME}.ipynb", released)  # what a fresh clone has
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+
+    done = _nncourse(course, "export", "--to", "grades.csv", cwd=elsewhere)
+    assert done.returncode == 0, done.stdout + done.stderr
+    with sqlite3.connect(course / "gradebook.db") as db:
+        tables = {row[0] for row in db.execute("select name from sqlite_master")}
+    assert "alembic_version" in tables
+
+    done = _nncourse(course, "release", FOLDER, cwd=elsewhere)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"{FOLDER}: released" in done.stdout
+    assert released.exists()
+    assert hashlib.sha256(released.read_bytes()).hexdigest() == hashlib.sha256(
+        (RELEASE / FOLDER / f"{NAME}.ipynb").read_bytes()).hexdigest()
