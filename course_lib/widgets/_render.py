@@ -7,10 +7,14 @@ import base64
 import functools
 import io
 import uuid
+from collections.abc import Mapping
 
 import numpy as np
 
-__all__ = ["dashboard", "figure_png", "set_figure_scale", "try_student"]
+from .. import channel
+
+__all__ = ["dashboard", "figure_png", "notebook_of", "set_figure_scale", "student_only",
+           "try_student"]
 
 
 #: every figure's pixels per inch are multiplied by this: 1 in a notebook
@@ -34,6 +38,27 @@ def figure_png(fig, dpi=96) -> bytes:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi * _SCALE["value"])
     return buffer.getvalue()
+
+
+def student_only() -> bool:
+    """Whether a widget must draw the student's code only: true in a grading kernel.
+
+    While an instructor grades, the kernel's course_lib has the assignment's
+    references withheld (:mod:`course_lib.grading.withhold`): outside a test cell,
+    using one raises :class:`~course_lib.channel.ReferenceWithheld`. A widget cannot
+    tell which are withheld, so there it calls no exercise's reference of any
+    notebook, nothing built on one, and no checks: it draws the student's functions
+    (given to it, or found in the notebook), and notes on the figure, instead of
+    raising, what is missing or fails. Elsewhere, widgets draw the student's over the
+    reference.
+    """
+    return channel.grading()
+
+
+def notebook_of(fn) -> Mapping:
+    """The names ``fn`` was written among: a notebook's globals, for a function defined there."""
+    names = getattr(fn, "__globals__", None)
+    return names if isinstance(names, Mapping) else {}
 
 
 def try_student(fn, x):

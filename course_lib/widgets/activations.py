@@ -8,7 +8,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from .. import activations as ref
-from ._render import dashboard, figure_png, try_student
+from ._render import dashboard, figure_png, student_only, try_student
 
 __all__ = ["activation_explorer", "plot_activation", "EXPLORER_FUNCTIONS"]
 
@@ -63,7 +63,9 @@ def plot_activation(entry="sigmoid", x_range=(-6.0, 6.0), alpha=1.0, student=Non
         ELU's alpha.
     student : mapping of str -> callable, optional
         The student's functions by name (``globals()`` in a notebook). Missing,
-        unfinished or failing ones are noted on the figure, never raised.
+        unfinished or failing ones are noted on the figure, never raised. In a
+        grading kernel they are drawn alone, without the reference
+        (:func:`~course_lib.widgets._render.student_only`).
     n : int
         Points on the grid.
 
@@ -72,38 +74,49 @@ def plot_activation(entry="sigmoid", x_range=(-6.0, 6.0), alpha=1.0, student=Non
     matplotlib.figure.Figure
     """
     x = np.linspace(*x_range, n)
-    reference = {name: getattr(ref, name) for pair in EXPLORER_FUNCTIONS.values()
-                 for name in pair if name}
-    ref_f, ref_grad = _curves(entry, alpha, reference)
+    if student_only():  # a graded notebook: its own functions only, no reference drawn
+        reference, student = None, student if student is not None else {}
+    else:
+        reference = {name: getattr(ref, name) for pair in EXPLORER_FUNCTIONS.values()
+                     for name in pair if name}
+    ref_curves = _curves(entry, alpha, reference) if reference is not None else (None, None)
     yours = _curves(entry, alpha, student) if student is not None else (None, None)
     # softmax has no _grad exercise: its derivative is a central difference, for both curves
     grad_title = "derivative (central difference)" if entry.startswith("softmax") else "derivative"
     fig = Figure(figsize=(10, 3.8), layout="constrained")
     axes = fig.subplots(1, 2)
-    for ax, ref_fn, your_fn, title in zip(
-        axes, (ref_f, ref_grad), yours, (f"{entry}", f"{entry}: {grad_title}"), strict=True
+    for ax, ref_fn, your_fn, title, ylabel in zip(
+        axes, ref_curves, yours, (f"{entry}", f"{entry}: {grad_title}"), ("f(x)", "f'(x)"),
+        strict=True,
     ):
-        y_ref = ref_fn(x)
-        ax.plot(x, y_ref, color=_REF_COLOR, lw=2.5, label="reference")
-        note = None
+        y_ref = ref_fn(x) if ref_fn is not None else None
+        if y_ref is not None:
+            ax.plot(x, y_ref, color=_REF_COLOR, lw=2.5, label="reference")
+        note = y_yours = None
         if student is not None:
             y_yours, note = try_student(your_fn, x)
             if y_yours is not None:
                 ax.plot(x, y_yours, color=_YOURS_COLOR, lw=1.8, ls="--", label="yours")
+            if y_yours is not None and y_ref is not None:
                 gap = np.abs(y_yours - y_ref)
                 if not np.all(np.isclose(y_yours, y_ref, rtol=1e-6, atol=1e-9)):
                     k = int(np.nanargmax(np.where(np.isfinite(gap), gap, np.inf)))
                     note = f"yours differs: at x = {x[k]:.3g}, {y_yours[k]:.4g} vs {y_ref[k]:.4g}"
-        # the axes follow the reference: a wrong curve runs off the plot, the right one stays readable
-        lo, hi = float(np.min(y_ref)), float(np.max(y_ref))
-        pad = max(0.15 * (hi - lo), 0.1)
-        ax.set_ylim(lo - pad, hi + pad)
+        # the axes follow the reference: a wrong curve runs off the plot, the right one stays
+        # readable (with no reference, they follow the finite part of yours)
+        shown = y_ref if y_ref is not None else y_yours
+        shown = shown[np.isfinite(shown)] if shown is not None else np.zeros(0)
+        if shown.size:
+            lo, hi = float(np.min(shown)), float(np.max(shown))
+            pad = max(0.15 * (hi - lo), 0.1)
+            ax.set_ylim(lo - pad, hi + pad)
         ax.set_title(title)
         ax.set_xlabel("x")
-        ax.set_ylabel("f(x)" if ref_fn is ref_f else "f'(x)")
+        ax.set_ylabel(ylabel)
         ax.axhline(0, color="0.8", lw=0.8, zorder=0)
         ax.axvline(0, color="0.8", lw=0.8, zorder=0)
-        ax.legend(loc="best")
+        if y_ref is not None or y_yours is not None:
+            ax.legend(loc="best")
         if note:
             ax.text(0.98, 0.04, note, transform=ax.transAxes, ha="right", va="bottom",
                     color=_YOURS_COLOR, fontsize=9,

@@ -5,7 +5,10 @@ The left panel shows the spread of each layer's pre-activations Z_i (forward),
 the right panel the norm of each layer's weight gradient dW_i (backward), on log
 scales, for sigmoid, tanh and ReLU side by side. The reference computes the
 curves; the student's ``mlp_backward``, when given, is run on the same caches
-and drawn over the reference.
+and drawn over the reference. In a grading kernel no reference runs
+(:func:`~course_lib.widgets._render.student_only`): the notebook's own
+``mlp_forward`` and ``cross_entropy_grad`` make the caches, and the student's
+``mlp_backward`` alone draws the gradients.
 """
 
 from __future__ import annotations
@@ -18,9 +21,8 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from .. import network
-from ..layers import he_init, xavier_init
 from ..losses import cross_entropy_grad
-from ._render import dashboard, figure_png
+from ._render import dashboard, figure_png, notebook_of, student_only
 
 __all__ = ["gradient_norm_explorer", "plot_gradient_norms", "gradient_norms", "make_network",
            "INITS", "ACTIVATION_COLORS"]
@@ -45,6 +47,10 @@ def make_network(n_layers, init="xavier", std=0.1, seed=SEED):
     10 outputs; 64 inputs, 32 standard-normal samples, random labels. The
     activation is not an argument: every activation is compared on the same weights.
 
+    The weights are drawn here, as :func:`~course_lib.layers.he_init` and
+    :func:`~course_lib.layers.xavier_init` draw them, so that no exercise's code
+    runs (a grading kernel withholds them).
+
     Parameters
     ----------
     n_layers : int, at least 1
@@ -64,19 +70,21 @@ def make_network(n_layers, init="xavier", std=0.1, seed=SEED):
     rng = np.random.default_rng(seed)
     X = rng.normal(0.0, 1.0, size=(N_SAMPLES, WIDTH))
     y = rng.integers(0, N_CLASSES, size=N_SAMPLES)
-    sizes = [WIDTH] * n_layers + [N_CLASSES]
+    if init not in INITS.values():
+        raise ValueError(f"init must be one of {sorted(INITS.values())}; got {init!r}")
     params = {}
-    for i, (m_in, m_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True), start=1):
-        if init == "he":
-            W = he_init(m_in, m_out, rng)
-        elif init == "xavier":
-            W = xavier_init(m_in, m_out, rng)
-        elif init == "fixed":
-            W = rng.normal(0.0, std, size=(m_out, m_in))
-        else:
-            raise ValueError(f"init must be one of {sorted(INITS.values())}; got {init!r}")
-        params[f"W{i}"], params[f"b{i}"] = W, np.zeros(m_out)
+    for i, (m_out, m_in) in enumerate(_shapes(n_layers), start=1):
+        scale = {"he": np.sqrt(2.0 / m_in), "xavier": np.sqrt(2.0 / (m_in + m_out)),
+                 "fixed": std}[init]
+        params[f"W{i}"] = rng.normal(0.0, scale, size=(m_out, m_in))
+        params[f"b{i}"] = np.zeros(m_out)
     return params, X, y
+
+
+def _shapes(n_layers):
+    """The shape of each W_i of the explorer's network: (64, 64), ..., (10, 64)."""
+    sizes = [WIDTH] * n_layers + [N_CLASSES]
+    return list(zip(sizes[1:], sizes[:-1], strict=True))
 
 
 @lru_cache(maxsize=256)
@@ -106,9 +114,9 @@ def gradient_norms(n_layers, activation, init="xavier", std=0.1):
     return z_std.copy(), dw_norm.copy()
 
 
-def _students_norms(backward, n_layers, activation, init, std):
-    """(norms of the student's dW_i, or None; a note, or None). Never raises."""
-    dlogits, caches, _, _ = _reference(n_layers, activation, init, std)
+def _students_norms(backward, dlogits, caches, activation):
+    """(norms of the student's dW_i from ``caches``, or None; a note, or None). Never raises."""
+    n_layers = len(caches)
     try:
         with np.errstate(all="ignore"):
             grads = backward(dlogits.copy(), copy.deepcopy(caches), activation)
@@ -120,15 +128,41 @@ def _students_norms(backward, n_layers, activation, init, std):
     if not isinstance(grads, dict) or any(key not in grads for key in keys):
         return None, "yours did not return a dict with keys W1, b1, ..."
     norms = []
-    for i, key in enumerate(keys):
+    for key, W_shape in zip(keys, _shapes(n_layers), strict=True):
         shape = np.shape(grads[key])
-        if shape != caches[i][0][1].shape:
-            return None, f"yours: {key} has shape {shape}, W{i + 1} {caches[i][0][1].shape}"
+        if shape != W_shape:
+            return None, f"yours: {key} has shape {shape}, {key} {W_shape}"
         try:
             norms.append(float(np.linalg.norm(np.asarray(grads[key], dtype=np.float64))))
         except (TypeError, ValueError):
             return None, f"yours: {key} is not an array of numbers"
     return np.array(norms), None
+
+
+def _notebooks_norms(backward, n_layers, activation, init, std):
+    """(std of each Z_i, norm of each dW_i, note) with the notebook's code alone, never raising.
+
+    The caches come from the ``mlp_forward`` and ``cross_entropy_grad`` of the
+    notebook ``backward`` was written in; then ``backward`` runs on them.
+    """
+    notebook = notebook_of(backward)
+    missing = [name for name in ("mlp_forward", "cross_entropy_grad")
+               if not callable(notebook.get(name))]
+    if missing:
+        return None, None, f"yours: {' and '.join(missing)} not found beside your mlp_backward"
+    params, X, y = make_network(n_layers, init, std)
+    try:
+        with np.errstate(all="ignore"):
+            logits, caches = notebook["mlp_forward"](X, params, activation)
+            dlogits = np.asarray(notebook["cross_entropy_grad"](logits, y), dtype=np.float64)
+            z_std = np.array([np.std(np.asarray(Z, dtype=np.float64)) for _, Z in caches])
+    except Exception as exc:  # whatever the notebook's code raises is shown, not raised
+        return None, None, (f"the notebook's forward pass raised {type(exc).__name__}: "
+                            f"{str(exc)[:50]}")
+    if z_std.shape != (n_layers,):
+        return None, None, f"the notebook's mlp_forward returned {len(z_std)} caches, not {n_layers}"
+    dw_norm, note = _students_norms(backward, dlogits, caches, activation)
+    return z_std, dw_norm, note
 
 
 def plot_gradient_norms(n_layers=10, init="xavier", std=0.1, activations=("sigmoid", "relu"),
@@ -147,7 +181,9 @@ def plot_gradient_norms(n_layers=10, init="xavier", std=0.1, activations=("sigmo
     student_backward : callable, optional
         The student's ``mlp_backward(dlogits, caches, activation)``: its norms are
         drawn as crosses over the reference. Unfinished or failing code is noted
-        on the figure, never raised. The reference itself is not drawn twice.
+        on the figure, never raised. The reference itself is not drawn twice. In a
+        grading kernel it is drawn alone, on the caches of the notebook's own
+        ``mlp_forward`` and ``cross_entropy_grad``.
 
     Returns
     -------
@@ -158,20 +194,34 @@ def plot_gradient_norms(n_layers=10, init="xavier", std=0.1, activations=("sigmo
     fig = Figure(figsize=(10, 4.3), layout="constrained")
     ax_fwd, ax_bwd = fig.subplots(1, 2, sharex=True)
     handles, notes = [], []
-    if student_backward is network.mlp_backward:
+    alone = student_only()  # a graded notebook: its own code only, no reference drawn
+    if alone and student_backward is None:
+        notes.append("yours: mlp_backward not given")
+    if student_backward is network.mlp_backward and not alone:
         notes.append("your mlp_backward does not pass its checks yet: the reference only")
         student_backward = None
     drew_yours = False
     for activation in activations:
         color = ACTIVATION_COLORS[activation]
-        z_std, dw_norm = gradient_norms(n_layers, activation, init, std)
+        if not alone:
+            z_std, dw_norm = gradient_norms(n_layers, activation, init, std)
+        elif student_backward is None:
+            continue
+        else:
+            z_std, dw_norm, note = _notebooks_norms(student_backward, n_layers, activation,
+                                                    init, std)
+            if dw_norm is None:
+                notes.append(note)
+                continue
         ax_fwd.plot(layer, np.maximum(z_std, _FLOOR), "o-", color=color, lw=2, ms=4)
         ratio = dw_norm[0] / max(dw_norm[-1], _FLOOR)
         handles += ax_bwd.plot(layer, np.maximum(dw_norm, _FLOOR), "o-", color=color, lw=2, ms=4,
-                               label=f"{activation}: ||dW_1|| / ||dW_{n_layers}|| = {ratio:.1e}")
-        if student_backward is None:
+                               label=f"{activation}{' (yours)' if alone else ''}: "
+                                     f"||dW_1|| / ||dW_{n_layers}|| = {ratio:.1e}")
+        if student_backward is None or alone:
             continue
-        yours, note = _students_norms(student_backward, n_layers, activation, init, std)
+        dlogits, caches, _, _ = _reference(n_layers, activation, init, std)
+        yours, note = _students_norms(student_backward, dlogits, caches, activation)
         if yours is None:
             notes.append(note)
             continue
@@ -200,7 +250,8 @@ def plot_gradient_norms(n_layers=10, init="xavier", std=0.1, activations=("sigmo
                    frameon=False)
     else:
         for ax in (ax_fwd, ax_bwd):
-            ax.text(0.5, 0.5, "tick an activation to draw", transform=ax.transAxes,
+            ax.text(0.5, 0.5, "nothing drawn: see above" if activations and notes
+                    else "tick an activation to draw", transform=ax.transAxes,
                     ha="center", va="center", color="0.4")
     if notes:
         fig.suptitle("\n".join(dict.fromkeys(notes)), color=_YOURS_COLOR, fontsize=10)

@@ -22,7 +22,7 @@ from matplotlib.figure import Figure
 from .. import layers, network
 from ..activations import ACTIVATIONS
 from ..data import make_regression_1d
-from ._render import dashboard, figure_png
+from ._render import dashboard, figure_png, student_only
 
 __all__ = [
     "universal_approximation_explorer",
@@ -107,13 +107,37 @@ def hidden_layer_params(n_units, scale=5.0, seed=0):
     return {"W1": slopes[:, None], "b1": -slopes * bends, "W2": v[None, :], "b2": np.zeros(1)}
 
 
-def _fit_output_layer(params, activation, x_fit, y_fit):
-    """The output weights and bias that minimise the squared error on (x_fit, y_fit)."""
-    f = ACTIVATIONS[activation][0]
-    features = f(x_fit[:, None] @ params["W1"].T + params["b1"])  # (N, H)
-    design = np.column_stack([features, np.ones_like(x_fit)])  # (N, H + 1): the bias is a column
+def _fit_output_layer(params, features, y_fit):
+    """The output weights and bias that minimise the squared error of ``features`` (N, H) to y_fit."""
+    design = np.column_stack([features, np.ones(len(y_fit))])  # (N, H + 1): the bias is a column
     coef, *_ = np.linalg.lstsq(design, y_fit, rcond=None)
     return {**params, "W2": coef[None, :-1], "b2": coef[-1:]}
+
+
+def _network(forward, params, activation, x_fit, y_fit, fit):
+    """The 1 -> H -> 1 network as ``forward`` computes it: ``(params, hidden, output, rmse)``.
+
+    ``hidden`` (G, H) holds each unit on the grid, read through an identity output
+    layer; the output layer is fitted to (x_fit, y_fit) first when ``fit``.
+    Raises _StudentError when ``forward`` fails (only the student's can).
+    """
+    def run(x, p):
+        logits, note = _run_forward(forward, x[:, None], p, activation)
+        if note:
+            raise _StudentError(note)
+        return logits
+
+    def hidden(x):
+        n_units = params["W1"].shape[0]
+        return run(x, {**params, "W2": np.eye(n_units), "b2": np.zeros(n_units)})
+
+    if fit:
+        features = hidden(x_fit)
+        if not np.all(np.isfinite(features)):
+            raise _StudentError("yours: mlp_forward's hidden units hold inf or nan")
+        params = _fit_output_layer(params, features, y_fit)
+    rmse = float(np.sqrt(np.mean((run(x_fit, params)[:, 0] - y_fit) ** 2)))
+    return params, hidden(_GRID), run(_GRID, params)[:, 0], rmse
 
 
 def _run_forward(forward, X, params, activation):
@@ -129,9 +153,10 @@ def _run_forward(forward, X, params, activation):
         logits = np.asarray(out[0], dtype=np.float64)
     except (TypeError, ValueError):
         return None, "yours: mlp_forward's logits are not an array of numbers"
-    if logits.shape != (X.shape[0], 1):
-        return None, f"yours: mlp_forward returned logits of shape {logits.shape}, expected {(X.shape[0], 1)}"
-    return logits[:, 0], None
+    expected = (X.shape[0], params["W2"].shape[0])
+    if logits.shape != expected:
+        return None, f"yours: mlp_forward returned logits of shape {logits.shape}, expected {expected}"
+    return logits, None
 
 
 def plot_universal_approximation(n_units=5, activation="relu", target=DATA_TARGET, scale=5.0,
@@ -154,7 +179,9 @@ def plot_universal_approximation(n_units=5, activation="relu", target=DATA_TARGE
         Fit the output layer (its weights and bias) by least squares to the
         target; otherwise it keeps its random weights.
     forward : callable, optional
-        The student's ``mlp_forward``, drawn dashed over the reference output.
+        The student's ``mlp_forward``, drawn dashed over the reference output. In a
+        grading kernel it draws the whole network alone, without the reference
+        (:func:`~course_lib.widgets._render.student_only`); failing, it is noted.
 
     Returns
     -------
@@ -166,22 +193,28 @@ def plot_universal_approximation(n_units=5, activation="relu", target=DATA_TARGE
         x_fit, y_fit = _regression_data()
     else:
         x_fit, y_fit = _GRID, curve(_GRID)
-    if fit:
-        params = _fit_output_layer(params, activation, x_fit, y_fit)
-    f = ACTIVATIONS[activation][0]
-    hidden = f(_GRID[:, None] @ params["W1"].T + params["b1"])  # (G, H)
-    contributions = hidden * params["W2"][0]  # (G, H): unit j's share v_j h_j(x)
-    output, _ = network.mlp_forward(_GRID[:, None], params, activation)
-    output = output[:, 0]
-    at_fit, _ = network.mlp_forward(x_fit[:, None], params, activation)
-    rmse = float(np.sqrt(np.mean((at_fit[:, 0] - y_fit) ** 2)))
+    # whose forward pass draws the network: the reference's, or in a grading kernel yours alone
+    alone = student_only()
+    drawn = forward if alone else network.mlp_forward
+    hidden = output = None
+    rmse, note = float("nan"), None
+    if drawn is None:
+        note = "yours: mlp_forward not defined yet"
+    else:
+        try:
+            with np.errstate(all="ignore"):  # the student's values may hold inf or nan
+                params, hidden, output, rmse = _network(drawn, params, activation, x_fit, y_fit,
+                                                        fit)
+                contributions = hidden * params["W2"][0]  # (G, H): unit j's share v_j h_j(x)
+        except _StudentError as exc:
+            note = str(exc)
 
     # a fixed layout draws in about half the time of layout="constrained"
     fig = Figure(figsize=(11, 3.9))
     fig.subplots_adjust(left=0.07, right=0.83, bottom=0.13, top=0.85, wspace=0.24)
     ax_units, ax_out = fig.subplots(1, 2)
     colors = colormaps["viridis"](np.linspace(0.0, 0.9, n_units))
-    for j in range(n_units):
+    for j in range(n_units if hidden is not None else 0):
         ax_units.plot(_GRID, hidden[:, j], color=colors[j], lw=1.2)
         ax_out.plot(_GRID, contributions[:, j], color=colors[j], lw=0.9, alpha=0.55,
                     label="each unit's share $v_j h_j(x)$" if j == 0 else None)
@@ -194,18 +227,21 @@ def plot_universal_approximation(n_units=5, activation="relu", target=DATA_TARGE
         ax_out.plot(x_fit, y_fit, "o", color="0.25", ms=3, label="data")
     ax_out.plot(_GRID, curve(_GRID), color="0.25", lw=1.5,
                 ls=":" if target == DATA_TARGET else "-", label="target")
-    ax_out.plot(_GRID, output, color=_REF_COLOR, lw=2.5, label="network output")
-    if forward is not None:
+    if output is not None:
+        ax_out.plot(_GRID, output, color=_YOURS_COLOR if alone else _REF_COLOR, lw=2.5,
+                    label="your mlp_forward" if alone else "network output")
+    if forward is not None and not alone:
         yours, note = _run_forward(forward, _GRID[:, None], params, activation)
         if yours is not None:
+            yours = yours[:, 0]
             ax_out.plot(_GRID, yours, color=_YOURS_COLOR, lw=1.6, ls="--", label="your mlp_forward")
             with np.errstate(all="ignore"):  # the student's values may hold inf or nan
                 gap = np.where(np.isfinite(yours), np.abs(yours - output), np.inf)
             if not np.all(gap <= 1e-9 + 1e-6 * np.abs(output)):
                 k = int(np.argmax(gap))
                 note = f"yours differs: at x = {_GRID[k]:.3g}, {yours[k]:.4g} vs {output[k]:.4g}"
-        if note:
-            _note(ax_out, note)
+    if note:
+        _note(ax_out, note)
     how = "output layer fitted by least squares" if fit else "random output layer"
     ax_out.set_title(f"output $= \\Sigma_j\\, v_j h_j(x) + c$, {how}\nRMSE to the "
                      f"{'data' if target == DATA_TARGET else 'target'}: {rmse:.3f}", fontsize=11)
@@ -284,7 +320,7 @@ def _weights(init, width, rng, he_init, xavier_init):
 
 
 def layer_statistics(activation="tanh", init="xavier", depth=10, width=256, seed=0,
-                     dense_forward=None, he_init=None, xavier_init=None):
+                     dense_forward=None, he_init=None, xavier_init=None, activations=None):
     """A batch of 200 standard normal inputs through ``depth`` dense layers of ``width`` units.
 
     Every layer computes H_i = f(H_{i-1} W_i^T) (biases 0), with the weights of
@@ -298,6 +334,9 @@ def layer_statistics(activation="tanh", init="xavier", depth=10, width=256, seed
     seed : int
     dense_forward, he_init, xavier_init : callable, optional
         The functions to use; the references by default.
+    activations : mapping of str -> (f, f'), optional
+        Where ``activation`` is looked up; :data:`course_lib.activations.ACTIVATIONS`
+        by default.
 
     Returns
     -------
@@ -310,7 +349,7 @@ def layer_statistics(activation="tanh", init="xavier", depth=10, width=256, seed
     dense_forward = dense_forward or layers.dense_forward
     he_init = he_init or layers.he_init
     xavier_init = xavier_init or layers.xavier_init
-    f, f_grad = ACTIVATIONS[activation]
+    f, f_grad = (activations or ACTIVATIONS)[activation]
     rng = np.random.default_rng(seed)
     H = np.random.default_rng(seed + 1).normal(size=(_N_SAMPLES, width))
     bias = np.zeros(width)
@@ -353,13 +392,23 @@ def _named(name, fn):
 
 
 def _student_statistics(student, activation, init, depth, width, seed):
-    """(statistics or None, note or None) with the student's functions, never raising."""
+    """(statistics or None, note or None) with the student's functions, never raising.
+
+    In a grading kernel the activation is the notebook's too (its ``ACTIVATIONS``).
+    """
     needed = ["dense_forward"] + {"he": ["he_init"], "xavier": ["xavier_init"]}.get(init, [])
     fns = {}
     for name in needed:
         if not callable(student.get(name)):
             return None, f"yours: {name} not defined yet"
         fns[name] = _named(name, student[name])
+    if student_only():
+        pair = student.get("ACTIVATIONS", {})
+        pair = pair.get(activation) if isinstance(pair, Mapping) else None
+        if not (isinstance(pair, (tuple, list)) and len(pair) == 2 and all(map(callable, pair))):
+            return None, f"yours: ACTIVATIONS[{activation!r}] is not a pair (f, f') yet"
+        fns["activations"] = {activation: (_named(activation, pair[0]),
+                                           _named(f"{activation}_grad", pair[1]))}
     try:
         with np.errstate(all="ignore"):
             return layer_statistics(activation, init, depth, width, seed, **fns), None
@@ -376,7 +425,8 @@ def _histogram_axis(activation, H):
     if activation == "sigmoid":
         return (lambda h: h), (0.0, 1.0), "activation $h$"
     # unbounded above: show orders of magnitude, so that vanishing and exploding both show
-    logs = np.log10(H[H > 0]) if np.any(H > 0) else np.zeros(1)
+    positive = H[(H > 0) & np.isfinite(H)]
+    logs = np.log10(positive) if positive.size else np.zeros(1)
     lo, hi = np.floor(np.percentile(logs, 0.5)) - 1, np.ceil(np.percentile(logs, 99.5)) + 1
     if hi - lo < 6:
         lo, hi = (lo + hi) / 2 - 3, (lo + hi) / 2 + 3
@@ -399,17 +449,21 @@ def plot_activation_statistics(activation="tanh", init="xavier", depth=10, width
     student : mapping of str -> callable, optional
         The student's ``dense_forward``, ``he_init`` and ``xavier_init`` by name
         (``globals()`` in a notebook): their curves are drawn dashed over the
-        reference; missing or failing ones are noted, never raised.
+        reference; missing or failing ones are noted, never raised. In a grading
+        kernel they are drawn alone, with the notebook's ``ACTIVATIONS``
+        (:func:`~course_lib.widgets._render.student_only`).
 
     Returns
     -------
     matplotlib.figure.Figure
     """
-    ref = _reference_statistics(activation, init, depth, width, seed)
+    # a graded notebook: its own functions only (student_only), no reference drawn
+    alone = student_only()
+    ref = None if alone else _reference_statistics(activation, init, depth, width, seed)
     yours, note = (None, None)
-    if student is not None:
-        yours, note = _student_statistics(student, activation, init, depth, width, seed)
-        if yours is not None:
+    if student is not None or alone:
+        yours, note = _student_statistics(student or {}, activation, init, depth, width, seed)
+        if yours is not None and ref is not None:
             with np.errstate(all="ignore"):  # the student's values may hold inf or nan
                 same = np.isclose(yours["std"], ref["std"], rtol=1e-6, atol=1e-300)
             if not same.all():
@@ -420,34 +474,40 @@ def plot_activation_statistics(activation="tanh", init="xavier", depth=10, width
     fig = Figure(figsize=(12, 3.8))  # a fixed layout: twice as fast as "constrained"
     fig.subplots_adjust(left=0.055, right=0.985, bottom=0.14, top=0.82, wspace=0.28)
     ax_hist, ax_std, ax_sat = fig.subplots(1, 3, width_ratios=[1.3, 1, 1])
-    transform, span, xlabel = _histogram_axis(activation, ref["H"])
+    shown = ref if ref is not None else yours  # the histograms: of the reference, or of yours
+    H = shown["H"] if shown is not None else np.zeros((0, 1, 1))
+    transform, span, xlabel = _histogram_axis(activation, H)
     cmap = colormaps["viridis"]
     bins = np.linspace(*span, 61)
     centres = 0.5 * (bins[1:] + bins[:-1])
-    for i in range(depth):
-        values = transform(ref["H"][i])
-        counts, _ = np.histogram(values, bins=bins)
-        share = counts / max(ref["H"][i].size, 1)
+    for i in range(len(H)):
+        with np.errstate(all="ignore"):
+            values = transform(H[i])
+        counts, _ = np.histogram(values[np.isfinite(values)], bins=bins)
+        share = counts / max(H[i].size, 1)
         label = f"layer {i + 1}" if i in (0, depth // 2, depth - 1) else None
         ax_hist.plot(centres, share, color=cmap(i / max(depth - 1, 1) * 0.9), lw=1.3, label=label)
-    ax_hist.set_title("histogram of $h_i$ in every layer")
+    ax_hist.set_title("histogram of $h_i$ in every layer" + (" (yours)" if alone else ""))
     ax_hist.set_xlabel(xlabel)
     ax_hist.set_ylabel("share of the values")
-    ax_hist.legend(loc="upper right", fontsize=8)
+    if len(H):
+        ax_hist.legend(loc="upper right", fontsize=8)
 
     layer = np.arange(1, depth + 1)
     for ax, key in ((ax_std, "std"), (ax_sat, "saturated")):
-        ax.plot(layer, np.maximum(ref[key], 1e-300) if key == "std" else ref[key], "o-",
-                color=_REF_COLOR, lw=2.5, ms=4, label="reference")
+        if ref is not None:
+            ax.plot(layer, np.maximum(ref[key], 1e-300) if key == "std" else ref[key], "o-",
+                    color=_REF_COLOR, lw=2.5, ms=4, label="reference")
         if yours is not None:
             ax.plot(layer, np.maximum(yours[key], 1e-300) if key == "std" else yours[key], "s--",
                     color=_YOURS_COLOR, lw=1.6, ms=3, label="yours")
         ax.set_xlabel("layer $i$")
-        ax.legend(loc="best", fontsize=8)
+        if shown is not None:
+            ax.legend(loc="best", fontsize=8)
     ax_std.set_yscale("log")
     ax_std.axhline(1.0, color="0.6", lw=1, ls=":", zorder=0)  # the inputs' std
     # at least 1e-2 .. 1e2 shown, so small wobbles do not look like trends
-    stds = np.concatenate([ref["std"], yours["std"] if yours is not None else []])
+    stds = np.concatenate([stats["std"] for stats in (ref, yours) if stats is not None] or [[]])
     stds = stds[np.isfinite(stds) & (stds > 0)]  # both curves fit, yours even when it is wrong
     lo = min(float(stds.min()) if stds.size else 1.0, 1e-2)
     hi = max(float(stds.max()) if stds.size else 1.0, 1e2)

@@ -4,6 +4,10 @@
 contours of a surface (yours dashed over the reference), and :func:`optimizer_race`
 puts sliders on it. :class:`DigitsTrainer` trains an MLP on the digits with
 :func:`course_lib.train.fit` and redraws its loss and accuracy per epoch as it trains.
+
+In a grading kernel no reference runs (:func:`~course_lib.widgets._render.student_only`):
+the race draws the student's optimizers alone, and the trainer, whose network and
+``fit`` are the course's references, notes that it does not train.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from .. import optim as ref
 from ..losses import cross_entropy
 from ..network import MLP
 from ..train import fit
-from ._render import dashboard, figure_png
+from ._render import dashboard, figure_png, student_only
 
 __all__ = [
     "Surface",
@@ -211,6 +215,7 @@ def plot_race(surface="ill-conditioned quadratic", lr=None, beta=None, adam_lr=N
         is not the reference itself is run too and drawn dashed over the
         reference. Missing, unfinished or failing ones are noted on the figure.
         None draws the reference only. Any value left None takes the surface's default.
+        In a grading kernel, yours are drawn alone, without the reference.
 
     Returns
     -------
@@ -236,12 +241,20 @@ def plot_race(surface="ill-conditioned quadratic", lr=None, beta=None, adam_lr=N
     ax_map.annotate("start", s.start, textcoords="offset points", xytext=(6, 6), fontsize=9)
 
     notes = []
+    alone = student_only()  # a graded notebook: its own optimizers only, no reference drawn
+    if alone and student is None:
+        student = {}
     for name, reference in OPTIMIZERS.items():
         hyper = _hyper(name, v["lr"], v["beta"], v["adam_lr"], v["beta1"], v["beta2"])
         color = _COLORS[name]
-        path, note = race_path(s, reference, hyper, steps)
+        drawn = student.get(name) if alone else reference
+        if drawn is None:
+            notes.append(f"{name}: yours is not defined yet")
+            continue
+        path, note = race_path(s, drawn, hyper, steps)
         values = s.f(path[:, 0], path[:, 1]) - s.f_min
-        label = _label(name, hyper) + (f" ({note})" if note else "")
+        label = (("your " if alone else "") + _label(name, hyper)
+                 + (f" ({note})" if note else ""))
         # GD on top: its path is the shortest and would hide under the others
         z = 4 - list(OPTIMIZERS).index(name)
         ax_map.plot(path[:, 0], path[:, 1], "-", color=color, lw=2.2, alpha=0.9, label=label,
@@ -249,7 +262,7 @@ def plot_race(surface="ill-conditioned quadratic", lr=None, beta=None, adam_lr=N
         ax_map.plot(path[-1, 0], path[-1, 1], "o", color=color, ms=5, zorder=z)
         ax_loss.semilogy(np.arange(len(path)), np.maximum(values, 1e-16), color=color, lw=2.2,
                          label=name)
-        if student is None:
+        if student is None or alone:
             continue
         yours = student.get(name)
         if yours is None:
@@ -271,7 +284,7 @@ def plot_race(surface="ill-conditioned quadratic", lr=None, beta=None, adam_lr=N
             elif apart.any() or len(your_path) != len(path):
                 k = int(np.argmax(apart)) if apart.any() else n
                 notes.append(f"{name}: yours leaves the reference path at step {k}")
-    if student is not None:
+    if student is not None and not alone:
         ax_map.plot([], [], "--", color="black", lw=1.2, dashes=(3, 3), label="yours")
 
     ax_map.set_xlim(*s.xlim)
@@ -279,14 +292,16 @@ def plot_race(surface="ill-conditioned quadratic", lr=None, beta=None, adam_lr=N
     ax_map.set_title(f"{s.name}: {s.formula}", fontsize=10)
     ax_map.set_xlabel("x")
     ax_map.set_ylabel("y")
-    ax_map.legend(loc=s.legend, fontsize=8, framealpha=0.9)
+    if ax_map.get_legend_handles_labels()[0]:  # (nothing to list when no optimizer ran)
+        ax_map.legend(loc=s.legend, fontsize=8, framealpha=0.9)
     ax_loss.set_title(f"distance to the minimum value over {steps} steps", fontsize=10)
     ax_loss.set_xlabel("step t")
     ax_loss.set_ylabel("f(θ_t) − min f (log scale)")
     _plain_log_ticks(ax_loss)
     ax_loss.set_xlim(0, steps)
     ax_loss.grid(True, which="major", color="0.9")
-    ax_loss.legend(loc="lower left", fontsize=8)
+    if ax_loss.get_lines():
+        ax_loss.legend(loc="lower left", fontsize=8)
     if notes:
         ax_loss.text(0.98, 0.98, "\n".join(notes), transform=ax_loss.transAxes, ha="right",
                      va="top", color=_NOTE_COLOR, fontsize=8,
@@ -472,7 +487,9 @@ class DigitsTrainer:
 
     ``widget`` holds the controls (optimizer, learning rate, weight decay,
     epochs, a Train button), fit's progress bar and the figure; ``train()``
-    trains with the controls' values and returns a :class:`TrainingRun`.
+    trains with the controls' values and returns a :class:`TrainingRun`. In a
+    grading kernel, where the network's code is withheld, a run does not train:
+    its note says so on the figure.
 
     Parameters
     ----------
@@ -549,6 +566,10 @@ class DigitsTrainer:
         run = TrainingRun(self.choice.value, float(self.lr.value),
                           float(self.weight_decay.value), int(self.epochs.value))
         self.runs.append(run)
+        if student_only():  # the MLP and fit are the course's references: none runs here
+            run.note = "not trained while grading: the network is the course's, not yours"
+            self._draw()
+            return run
         model = MLP(self.sizes, seed=self.seed)
         run.model = model
 
