@@ -483,3 +483,16 @@ def test_collected_canvas_zip_is_autograded_by_real_nbgrader(tmp_path):
             assert submission.max_score > 0
     for student in ("alice", "bob"):
         assert (course / "autograded" / student / ASSIGNMENT / "activations.ipynb").is_file()
+
+
+def test_names_from_the_download_are_shown_on_one_line(tmp_path, course, untouched):
+    """A file named like a line of the summary (a newline, a terminal escape) is quoted."""
+    forged = "x\n  alice: submitted/alice/01_activations/activations.ipynb\x1b[2J.ipynb"
+    source = _zip(tmp_path / "forged.zip", {"bob/activations.ipynb": _notebook("b"),
+                                            forged: _notebook("x")})
+    report = collect(course, ASSIGNMENT, source)
+    lines = report.summary().splitlines()
+    assert not any(line.lstrip().startswith("alice") for line in lines)
+    assert "\x1b" not in report.summary()
+    assert [student for student, _ in report.collected] == ["bob"]
+    assert any(line.startswith("  " + repr(forged)[:20]) for line in lines), lines

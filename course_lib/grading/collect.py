@@ -60,6 +60,7 @@ from nbgrader.coursedir import CourseDirectory
 from nbgrader.plugins import FileNameCollectorPlugin
 
 from .course import Course, CourseConfigError
+from .report import quoted
 
 __all__ = ["MAX_UNPACKED_BYTES", "PATTERNS", "CollectError", "CollectReport", "collect"]
 
@@ -132,18 +133,25 @@ class CollectReport:
             for student, path in self.collected:
                 extra = [f"from {self.sources[student]}"] if student in self.sources else []
                 extra += self.notes.get(student, [])
-                lines.append(f"  {student}: {self._shown(path)} ({'; '.join(extra)})")
+                lines.append(f"  {_line(student)}: {_line(self._shown(path))} "
+                             f"({_line('; '.join(extra))})")
         if self.skipped:
             lines += ["", "Students skipped (nothing written for them):"]
-            lines += [f"  {student}: {reason}" for student, reason in self.skipped]
+            lines += [f"  {_line(student)}: {_line(reason)}" for student, reason in self.skipped]
         if self.unmatched:
             lines += ["", "Files not collected:"]
-            lines += [f"  {name}: {reason}" for name, reason in self.unmatched]
+            lines += [f"  {_line(name)}: {_line(reason)}" for name, reason in self.unmatched]
         if any("Canvas marked it LATE" in note for notes in self.notes.values()
                for note in notes):
             lines += ["", "LATE marks are only reported here: no timestamp.txt is written, "
                           "so nbgrader applies no late penalty."]
         return "\n".join(lines)
+
+
+def _line(text: str) -> str:
+    """Text from the download (file names, and lines quoting them), shown on one line:
+    as it is when printable, else quoted (a name with a newline or a terminal escape)."""
+    return text if text.isprintable() else quoted(text, 200)
 
 
 @dataclass
