@@ -16,16 +16,14 @@ every message cost ~0.5 ms, a second per notebook whose references call back.)
 from __future__ import annotations
 
 import json
-import os
 import re
 import struct
-from pathlib import Path
 
 import numpy as np
 
-__all__ = ["Opaque", "WireError", "encode", "decode", "dumps", "loads", "save", "load", "MAX_BYTES"]
+__all__ = ["Opaque", "WireError", "encode", "decode", "arrays_in", "dumps", "loads", "MAX_BYTES"]
 
-#: The largest file the grader reads from a kernel (a test's outputs are far smaller).
+#: The largest message the grader reads from a kernel (a test's outputs are far smaller).
 MAX_BYTES = 64 * 2**20
 _MAX_DEPTH = 32
 _MAX_NODES = 100_000
@@ -90,6 +88,25 @@ def encode(value, callables: list | None = None) -> tuple[object, list[np.ndarra
         return {"t": "opaque", "v": type(v).__name__}
 
     return walk(value, 0), arrays
+
+
+def arrays_in(args, kwargs) -> list[np.ndarray]:
+    """Every array among a call's arguments, also inside dicts, lists and tuples, in order."""
+    found = []
+
+    def walk(value):
+        if isinstance(value, np.ndarray):
+            found.append(value)
+        elif isinstance(value, dict):
+            for v in value.values():
+                walk(v)
+        elif isinstance(value, (list, tuple)):
+            for v in value:
+                walk(v)
+
+    for value in (*args, *kwargs.values()):
+        walk(value)
+    return found
 
 
 def decode(tree, arrays: list[np.ndarray], callback=None):
@@ -200,20 +217,3 @@ def _arrays(body: memoryview, specs: list) -> list[np.ndarray]:
     if offset != len(body):
         raise WireError("bytes left over after the last array")
     return arrays
-
-
-def save(path: Path, value) -> None:
-    """Write ``value`` to ``path``, atomically."""
-    path = Path(path)
-    partial = path.with_name(path.name + ".partial")
-    partial.write_bytes(dumps(value))
-    os.replace(partial, path)
-
-
-def load(path: Path, max_bytes: int = MAX_BYTES):
-    """Read a value written by :func:`save`; :class:`WireError` if it is not one."""
-    path = Path(path)
-    size = path.stat().st_size
-    if size > max_bytes:
-        raise WireError(f"{size} bytes, more than the limit of {max_bytes}")
-    return loads(path.read_bytes(), max_bytes)

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from course_lib.wire import arrays_in as _arrays
+
 __all__ = ["Case", "Hint", "Exercise", "ExerciseFailed", "Outcome", "Signature", "observe", "judge",
            "judge_values", "run_exercise", "check_values", "signature_of", "fresh_draws",
            "fresh_case", "fresh_cases"]
@@ -524,25 +526,6 @@ def _params(fn) -> list:
         return list(inspect.signature(fn).parameters)
     except (TypeError, ValueError):  # builtins and ufuncs have no signature to compare
         return []
-
-
-def _arrays(args, kwargs):
-    """Every array among the arguments, also inside dicts, lists and tuples."""
-    found = []
-
-    def walk(value):
-        if isinstance(value, np.ndarray):
-            found.append(value)
-        elif isinstance(value, dict):
-            for v in value.values():
-                walk(v)
-        elif isinstance(value, (list, tuple)):
-            for v in value:
-                walk(v)
-
-    for value in (*args, *kwargs.values()):
-        walk(value)
-    return found
 
 
 def _show(value, indent: int = 13) -> str:

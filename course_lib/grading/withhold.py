@@ -42,7 +42,7 @@ from pathlib import Path
 import course_lib
 from course_lib import channel, wire
 from course_lib.checks import exercise, exercise_names
-from course_lib.checks._engine import _arrays, fresh_case
+from course_lib.checks._engine import fresh_case
 
 __all__ = ["qualified_name", "reached", "withheld", "allowed", "stripped_copy", "Referee"]
 
@@ -345,7 +345,7 @@ class Referee:
                 message = wire.loads(data, callback=functools.partial(self._remote, conn,
                                                                       live=live))
                 if isinstance(message, dict):
-                    live += _arrays(message.get("args") or [], message.get("kwargs") or {})
+                    live += wire.arrays_in(message.get("args") or [], message.get("kwargs") or {})
                     message["_live"] = live
                     message["_bytes"] = len(data)
                 return message
@@ -449,7 +449,7 @@ class Referee:
 
 
 def _too_big(args, kwargs) -> str:
-    sizes = [a.size for a in _arrays(args, kwargs)]
+    sizes = [a.size for a in wire.arrays_in(args, kwargs)]
     if sum(sizes) > MAX_ELEMENTS:
         return (f"arguments of {sum(sizes):,} numbers are more than the grader computes on "
                 f"({MAX_ELEMENTS:,})")
