@@ -484,9 +484,12 @@ def test_the_grader_never_follows_the_kernels_links(tmp_path):
                 kc.stop_channels()
 
         out, status = asyncio.run(_with_kernel(tmp_path, [
-            "import glob, os\nfor path in sorted(glob.glob('/home/student/.runtime/kernel-*')):\n"
+            # where the kernel bound its sockets: the ip and ports of its connection file
+            "import os\nfrom ipykernel.kernelapp import IPKernelApp\napp = IPKernelApp.instance()\n"
+            "ports = [app.shell_port, app.iopub_port, app.stdin_port, app.control_port, "
+            "app.hb_port]\nfor port in ports:\n    path = f'{app.ip}-{port}'\n"
             f"    os.unlink(path)\n    os.symlink({str(trap_path)!r}, path)\n"
-            "print(len(glob.glob('/home/student/.runtime/kernel-*')))",
+            "print(sum(os.path.islink(f'{app.ip}-{port}') for port in ports))",
         ], between=new_client))
         with pytest.raises(TimeoutError):
             trap.accept()
@@ -502,15 +505,16 @@ def test_planted_links_change_nothing_on_the_host(tmp_path):
     canary.write_bytes(b"canary \x00\xff")
     folder = control(tmp_path)
     plant = (
-        "import glob, os\nnames = ['kernel.json', '.empty', 'kernel-1', 'ipc-1', 'x', "
-        "'fontlist-v390.json']\nplanted = 0\n"
-        "for where in ['/tmp', '/dev/shm', '.', os.environ['HOME']] + "
-        "[d for d in glob.glob(os.environ['HOME'] + '/.*') if os.path.isdir(d)]:\n"
-        "    for name in names + [os.path.basename(p) for p in glob.glob(where + '/*')]:\n"
-        "        target = os.path.join(where, name)\n"
-        "        try:\n            if os.path.lexists(target):\n                os.unlink(target)\n"
-        f"            os.symlink({str(canary)!r}, target)\n            planted += 1\n"
-        "        except OSError:\n            pass\nprint(planted > 20)")
+        "import os\nnames = {'kernel.json', '.empty', 'kernel-1', 'ipc-1', 'x', "
+        "'fontlist-v390.json', 'profile_default'}\nplanted = 0\n"
+        "for top in ['/tmp', '/dev/shm', os.getcwd(), os.environ['HOME']]:\n"
+        "    for where, folders, files in os.walk(top):\n"
+        "        for name in names | set(files):\n"
+        "            target = os.path.join(where, name)\n"
+        "            try:\n                if os.path.lexists(target):\n"
+        "                    os.unlink(target)\n"
+        f"                os.symlink({str(canary)!r}, target)\n                planted += 1\n"
+        "            except OSError:\n                pass\nprint(planted > 20)")
     first = run(tmp_path, [plant], control_dir=folder)
     before = sorted(os.listdir(folder))
     second = run(tmp_path, [plant, "print('fresh')"], control_dir=folder)
