@@ -431,7 +431,8 @@ def test_every_process_in_the_sandbox_has_the_filter_and_the_limits(tmp_path):
         "        limits = {line[:26].strip(): line[26:].split()[:2] for line in "
         "open(f'/proc/{pid}/task/{task}/limits').read().splitlines()[1:]}\n"
         "        seen[f'{pid}/{task}'] = [status['Seccomp'].strip(), "
-        "status['NoNewPrivs'].strip(), limits]\nprint(json.dumps(seen))")
+        "status['NoNewPrivs'].strip(), status['CapEff'].strip() + status['CapPrm'].strip(), "
+        "limits]\nprint(json.dumps(seen))")
 
     async def host_view(km):
         bwrap = km.provisioner.process.pid
@@ -447,8 +448,8 @@ def test_every_process_in_the_sandbox_has_the_filter_and_the_limits(tmp_path):
     seen = json.loads(out[0])
     assert {key.split("/")[0] for key in seen} == {"1"}, seen.keys()
     assert len(seen) > 1  # the kernel's threads were checked too
-    for key, (seccomp, no_new_privs, found) in seen.items():
-        assert (seccomp, no_new_privs) == ("2", "1"), key
+    for key, (seccomp, no_new_privs, capabilities, found) in seen.items():
+        assert (seccomp, no_new_privs, capabilities) == ("2", "1", "0" * 32), key
         assert found["Max address space"] == [str(limits.memory_bytes)] * 2, key
         assert found["Max cpu time"] == [str(limits.cpu_seconds), str(limits.cpu_seconds + 1)]
         assert found["Max file size"] == [str(limits.file_bytes)] * 2, key
@@ -522,3 +523,38 @@ def test_planted_links_change_nothing_on_the_host(tmp_path):
     assert canary.read_bytes() == b"canary \x00\xff" and not canary.is_symlink()
     assert sorted(os.listdir(folder)) == before == [".empty"], before
     assert not any(p.is_symlink() for p in tmp_path.rglob("*"))
+
+
+def test_a_restart_in_the_same_manager_works_and_closes_the_old_descriptors(tmp_path):
+    """restart_kernel starts a fresh sandbox (a new tmpfs: the old files are gone), and the
+    descriptors of the first kernel's sockets are closed; a shut down manager holds none."""
+
+    async def scenario():
+        km = SandboxKernelManager(control_dir=str(control(tmp_path)),
+                                  course_lib_dir=str(COURSE_LIB))
+        before = len(os.listdir("/proc/self/fd"))
+        await km.start_kernel()
+        first = dict(km._socket_fds)
+        kc = km.client()
+        kc.start_channels()
+        try:
+            await kc.wait_for_ready(timeout=60)
+            await kc.execute_interactive("open('/tmp/left', 'w').write('x')", timeout=30)
+            first_pid = km.sandbox_pid
+            await km.restart_kernel(now=True)
+            await kc.wait_for_ready(timeout=60)
+            out = []
+            await kc.execute_interactive(
+                "import os\nprint(os.path.exists('/tmp/left'))", timeout=30,
+                output_hook=lambda m: out.append(m["content"].get("text", "")))
+            second_pid = km.sandbox_pid
+        finally:
+            kc.stop_channels()
+            await km.shutdown_kernel(now=True)
+        return before, first, first_pid, second_pid, "".join(out), km._socket_fds
+
+    before, first, first_pid, second_pid, out, left = asyncio.run(scenario())
+    assert len(first) == 5 and out == "False\n", (first, out)
+    assert first_pid != second_pid and left == {}
+    assert not os.path.exists(f"/proc/{first_pid}")  # killed, and reaped by bwrap
+    assert len(os.listdir("/proc/self/fd")) <= before + 2  # the event loop's own, at most

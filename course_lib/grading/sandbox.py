@@ -627,6 +627,10 @@ class SandboxKernelManager(AsyncKernelManager):
         return spec
 
     async def _async_start_kernel(self, **kw):
+        if "workdir" in kw:
+            raise TypeError("SandboxKernelManager: workdir was replaced by control_dir (a "
+                            "folder of the grader's, read-only in the sandbox); the kernel "
+                            "writes only to its own tmpfs mounts")
         for name in self._OWN_ARGUMENTS:
             if name in kw:
                 value = kw.pop(name)
@@ -698,10 +702,8 @@ class SandboxKernelManager(AsyncKernelManager):
                             self._socket_fds[channel] = _open_in_sandbox(
                                 self._proc_fd, f"{IPC_BASE}-{_PORTS[channel]}", host_root)
                     return
-                except (FileNotFoundError, NotADirectoryError):
+                except OSError:  # not there yet; a dead kernel shows in poll() above
                     pass
-                except ProcessLookupError as exc:
-                    raise RuntimeError("Kernel died before its sockets opened") from exc
             if time.monotonic() > deadline:
                 raise RuntimeError(f"the sandboxed kernel did not open its sockets within "
                                    f"{self.socket_timeout:g} s")
@@ -762,15 +764,25 @@ class SandboxKernelManager(AsyncKernelManager):
     cleanup_resources = _async_cleanup_resources
 
     async def _async_kill_kernel(self, restart: bool = False) -> None:
-        self._kill_sandbox()
+        """SIGKILL the kernel itself first, and give bwrap a moment to reap it and exit
+        (killed first, bwrap would leave the kernel to the host's init); then bwrap."""
+        if self._kill_sandbox():
+            process = self.provisioner.process if self.provisioner else None
+            for _ in range(100):
+                if process is None or process.poll() is not None:
+                    break
+                await asyncio.sleep(0.01)
         await super()._async_kill_kernel(restart=restart)
 
-    def _kill_sandbox(self) -> None:
-        if self._pidfd is not None:
-            try:
-                signal.pidfd_send_signal(self._pidfd, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+    def _kill_sandbox(self) -> bool:
+        """SIGKILL the sandboxed kernel (by pidfd: never another process); True if sent."""
+        if self._pidfd is None:
+            return False
+        try:
+            signal.pidfd_send_signal(self._pidfd, signal.SIGKILL)
+        except ProcessLookupError:
+            return False
+        return True
 
     def _close_sandbox_fds(self) -> None:
         fds = list(self._socket_fds.values())
