@@ -539,7 +539,8 @@ def test_a_restart_in_the_same_manager_works_and_closes_the_old_descriptors(tmp_
         kc.start_channels()
         try:
             await kc.wait_for_ready(timeout=60)
-            await kc.execute_interactive("open('/tmp/left', 'w').write('x')", timeout=30)
+            await kc.execute_interactive("open('/tmp/left', 'w').write('x')", timeout=30,
+                                         output_hook=lambda m: None)
             first_pid = km.sandbox_pid
             await km.restart_kernel(now=True)
             await kc.wait_for_ready(timeout=60)

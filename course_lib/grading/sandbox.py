@@ -124,8 +124,6 @@ IPC_BASE = f"{SANDBOX_HOME}/.runtime/kernel"
 _PORTS = {"shell": 1, "iopub": 2, "stdin": 3, "control": 4, "hb": 5}
 #: bytes of the kernel's private /tmp (a tmpfs lives in memory, outside RLIMIT_AS)
 TMP_BYTES = 256 * 2**20
-#: the longest path of a unix socket (sun_path is 108 bytes with the final NUL)
-_MAX_SOCKET_PATH = 107
 #: variables of the grader's environment the kernel may see; everything else is dropped.
 _PASSED_VARIABLES = ("LANG", "LANGUAGE", "LC_*", "TZ", "NNCOURSE_*", "JPY_SESSION_NAME")
 _SECRET_FILES = ("/etc/shadow", "/etc/gshadow", "/etc/shadow-", "/etc/gshadow-")
@@ -488,9 +486,11 @@ def _prepare_control_dir(control_dir: Path) -> Path:
 
 
 def _passed_env(env: dict) -> dict:
-    """The grader's variables the kernel may see (locale, NNCOURSE_*): no secrets."""
+    """The grader's variables the kernel may see (locale, NNCOURSE_*): no secrets, and none
+    of the sandbox's own (those come from the manager only)."""
     return {k: v for k, v in env.items()
-            if any(fnmatch.fnmatchcase(k, pattern) for pattern in _PASSED_VARIABLES)}
+            if any(fnmatch.fnmatchcase(k, pattern) for pattern in _PASSED_VARIABLES)
+            and k not in (LIMITS_VARIABLE, USER_VARIABLE)}
 
 
 def _parent_pid(stat_text: str) -> int:
