@@ -559,3 +559,40 @@ def test_a_restart_in_the_same_manager_works_and_closes_the_old_descriptors(tmp_
     assert first_pid != second_pid and left == {}
     assert not os.path.exists(f"/proc/{first_pid}")  # killed, and reaped by bwrap
     assert len(os.listdir("/proc/self/fd")) <= before + 2  # the event loop's own, at most
+
+
+def test_the_kernel_dies_with_the_grader(tmp_path):
+    """A grader killed outright takes its kernel along, although the kernel changed user
+    (the lifeline: bwrap's parent-death signal could not reach it)."""
+    import signal
+    import subprocess
+
+    script = tmp_path / "grader.py"
+    script.write_text(
+        "import asyncio, sys\nfrom course_lib.grading.sandbox import SandboxKernelManager\n"
+        "async def main():\n"
+        f"    km = SandboxKernelManager(control_dir={str(control(tmp_path))!r}, "
+        f"course_lib_dir={str(COURSE_LIB)!r})\n"
+        "    await km.start_kernel()\n    print(km.sandbox_pid, flush=True)\n"
+        "    await asyncio.sleep(60)\nasyncio.run(main())\n")
+    env = {**os.environ, "PYTHONPATH": str(COURSE_LIB.parent)}
+    grader = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, env=env)
+    try:
+        kernel = int(grader.stdout.readline())
+        assert _running(kernel)
+    finally:
+        grader.send_signal(signal.SIGKILL)
+        grader.wait()
+    deadline = time.monotonic() + 10
+    while _running(kernel) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _running(kernel)
+
+
+def _running(pid: int) -> bool:
+    """True while ``pid`` exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False

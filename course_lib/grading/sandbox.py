@@ -19,7 +19,8 @@ starts the kernel through bubblewrap (``bwrap``) so that it
   Jupyter and matplotlib settings, and the ZMQ ``ipc`` sockets in ``.runtime/``). ``/``
   and ``/dev`` are read-only. All the disk a kernel can hold is the sum of the three;
 - has no network (its own empty network namespace), its own pid, ipc and uts namespaces,
-  no capabilities, and dies with the grader;
+  no capabilities, and dies with the grader (it exits when the grader's end of a pipe,
+  the lifeline, closes);
 - is the only process in the sandbox (``--as-pid-1``: no bwrap init), and runs under
   limits on memory, CPU time, file size, open files and threads (:class:`Limits`), set
   by ``prlimit`` before bwrap starts and again inside, and a seccomp filter
@@ -113,6 +114,7 @@ __all__ = [
 INSTALL_COMMAND = "sudo apt-get install -y bubblewrap"
 LIMITS_VARIABLE = "NNCOURSE_SANDBOX_LIMITS"
 USER_VARIABLE = "NNCOURSE_SANDBOX_USER"
+LIFELINE_VARIABLE = "NNCOURSE_SANDBOX_LIFELINE"
 #: the kernel's user and group when the grader runs as root (nobody, nogroup)
 KERNEL_UID = KERNEL_GID = 65534
 #: the kernel's home, a tmpfs inside the sandbox: current folder, settings, ipc sockets
@@ -378,8 +380,8 @@ def kernel_argv(control_dir: Path, course_lib_dir: Path,
     for name, value in env.items():
         args += ["--setenv", name, value]
     # ipykernel exits when its parent becomes pid 1; as pid 1 itself, with no parent in
-    # the sandbox, "1" turns that watch off. --die-with-parent (set again by the launcher
-    # after it changes user) stops the kernel when bwrap goes, and bwrap when the grader goes.
+    # the sandbox, "1" turns that watch off. --die-with-parent stops bwrap when the grader
+    # goes; the kernel goes with the grader through the manager's lifeline (a pipe).
     args += ["--setenv", "JPY_PARENT_PID", "1"]
     args += ["--", python, "-I", "-c", _BOOTSTRAP, "-f", "{connection_file}"]
     return args
@@ -490,7 +492,7 @@ def _passed_env(env: dict) -> dict:
     of the sandbox's own (those come from the manager only)."""
     return {k: v for k, v in env.items()
             if any(fnmatch.fnmatchcase(k, pattern) for pattern in _PASSED_VARIABLES)
-            and k not in (LIMITS_VARIABLE, USER_VARIABLE)}
+            and k not in (LIMITS_VARIABLE, USER_VARIABLE, LIFELINE_VARIABLE)}
 
 
 def _parent_pid(stat_text: str) -> int:
@@ -611,6 +613,7 @@ class SandboxKernelManager(AsyncKernelManager):
         self._proc_fd: int | None = None
         self._pidfd: int | None = None
         self._sandbox_pid: int | None = None
+        self._lifeline: tuple | None = None
 
     @property
     def sandbox_pid(self) -> int | None:
@@ -666,11 +669,29 @@ class SandboxKernelManager(AsyncKernelManager):
                            self.python, self.hidden, (self.kernel_uid, self.kernel_gid))
         argv = [os.path.realpath(self.connection_file) if a == "{connection_file}" else a
                 for a in argv]
+        # The lifeline: a pipe whose write end only this process holds. The kernel exits
+        # when it reads end-of-file, that is when the grader dies or cleans up. (bwrap's
+        # --die-with-parent cannot do it for a kernel that changed user: the parent-death
+        # signal of a root bwrap without CAP_KILL to a process of another user is refused.)
+        self._close_lifeline()
+        self._lifeline = os.pipe()
+        at = argv.index("--")  # bwrap's first options come after prlimit's "--"
+        at = argv.index("--", at + 1)
+        argv[at:at] = ["--setenv", LIFELINE_VARIABLE, str(self._lifeline[0])]
         return argv + list(extra_arguments or [])
 
     async def _async_launch_kernel(self, kernel_cmd, **kw):
+        lifeline, self._lifeline = self._lifeline, None  # made by format_kernel_cmd
         self._close_sandbox_fds()
-        await super()._async_launch_kernel(kernel_cmd, **kw)
+        self._lifeline = lifeline
+        if self._lifeline is not None:
+            kw["pass_fds"] = (self._lifeline[0],)
+        try:
+            await super()._async_launch_kernel(kernel_cmd, **kw)
+        finally:
+            if self._lifeline is not None:  # the kernel's end: only the kernel keeps it
+                os.close(self._lifeline[0])
+                self._lifeline = (None, self._lifeline[1])
         try:
             await self._open_sockets()
         except BaseException:
@@ -789,11 +810,22 @@ class SandboxKernelManager(AsyncKernelManager):
         fds += [fd for fd in (self._proc_fd, self._pidfd) if fd is not None]
         self._socket_fds = {}
         self._proc_fd = self._pidfd = self._sandbox_pid = None
+        self._close_lifeline()
         for fd in fds:
             try:
                 os.close(fd)
             except OSError:
                 pass
+
+    def _close_lifeline(self) -> None:
+        """Close this side of the lifeline: a kernel still running then exits."""
+        ends, self._lifeline = self._lifeline or (), None
+        for fd in ends:
+            if fd is not None:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
 
     def __del__(self):
         try:
@@ -971,13 +1003,33 @@ def _limits_from_env() -> Limits:
                   open_files=files)
 
 
+def _watch_lifeline(fd: int) -> None:
+    """Exit as soon as the grader's end of the lifeline closes (the grader died or is done)."""
+    import threading
+
+    exit_now = os._exit  # taken now: student code may replace os._exit later
+
+    def watch():
+        try:
+            while os.read(fd, 64):
+                pass
+        except OSError:
+            pass
+        exit_now(1)
+
+    threading.Thread(target=watch, name="nncourse-lifeline", daemon=True).start()
+
+
 def main(argv=None) -> None:
-    """The launcher run inside bwrap: limits, seccomp, then ipykernel with ``argv``."""
+    """The launcher run inside bwrap: limits, seccomp, the lifeline, then ipykernel."""
     argv = sys.argv[1:] if argv is None else argv
     if os.getuid() == 0:
         sys.exit("nncourse sandbox: refusing to run a kernel as root")
+    lifeline = os.environ.pop(LIFELINE_VARIABLE, "")
     set_limits(_limits_from_env())
     install_seccomp_filter()
+    if lifeline:
+        _watch_lifeline(int(lifeline))
     from ipykernel.kernelapp import IPKernelApp
 
     IPKernelApp.launch_instance(argv=argv)
