@@ -580,6 +580,12 @@ class SandboxKernelManager(AsyncKernelManager):
     from ``course_lib_dir``). The ``cwd`` that nbclient passes (the notebook's folder) is
     ignored: the kernel starts in an empty ``/home/student/work`` of its own tmpfs.
     ``sandbox_pid`` is the kernel's process id on the host while it runs.
+
+    The manager holds, while a kernel runs, O_PATH descriptors of its five sockets, of
+    its /proc entry, a pidfd (to kill it, never another process) and the write end of the
+    lifeline; all are closed by ``shutdown_kernel`` (cleanup), before a restart, and when
+    the manager is collected. Clients must come from :meth:`client` or
+    :meth:`blocking_client`: they connect through the manager's descriptors.
     """
 
     control_dir = Unicode(None, allow_none=True,
@@ -595,8 +601,8 @@ class SandboxKernelManager(AsyncKernelManager):
                          ).tag(config=True)
     kernel_gid = Integer(KERNEL_GID, help="The kernel's group when the grader is root."
                          ).tag(config=True)
-    socket_timeout = Float(30.0, help="Seconds to wait for the kernel's sockets.").tag(
-        config=True)
+    socket_timeout = Float(60.0, help="Seconds to wait for the kernel's sockets (nbclient "
+                                      "waits as long for a kernel to start).").tag(config=True)
 
     client_class = DottedObjectName("course_lib.grading.sandbox.SandboxAsyncKernelClient")
     client_factory = Type(SandboxAsyncKernelClient,
