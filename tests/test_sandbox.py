@@ -596,3 +596,25 @@ def _running(pid: int) -> bool:
             return f.read().rsplit(")", 1)[1].split()[0] != "Z"
     except FileNotFoundError:
         return False
+
+
+def test_a_kernel_that_dies_at_start_fails_the_start_at_once(tmp_path):
+    """A kernel that cannot start (here: too little memory for Python) fails start_kernel
+    with "Kernel died" as soon as bwrap exits, not after the socket timeout; and the old
+    workdir argument is refused with a message naming its replacement."""
+
+    async def start(**traits):
+        km = SandboxKernelManager(control_dir=str(control(tmp_path)),
+                                  course_lib_dir=str(COURSE_LIB))
+        try:
+            await km.start_kernel(**traits)
+        finally:
+            if km.has_kernel:
+                await km.shutdown_kernel(now=True)
+
+    began = time.monotonic()
+    with pytest.raises(RuntimeError, match="Kernel died"):
+        asyncio.run(start(limits=Limits(memory_bytes=32 * 2**20)))
+    assert time.monotonic() - began < 15
+    with pytest.raises(TypeError, match="control_dir"):
+        asyncio.run(start(workdir=str(tmp_path)))

@@ -790,6 +790,15 @@ class SandboxKernelManager(AsyncKernelManager):
 
     cleanup_resources = _async_cleanup_resources
 
+    async def _async_interrupt_kernel(self) -> None:
+        """By message, as ever; a kernel that never opened its sockets (it died starting)
+        cannot be interrupted, and shutting it down must not fail for that."""
+        if self.has_kernel and not self._socket_fds:
+            return
+        await super()._async_interrupt_kernel()
+
+    interrupt_kernel = _async_interrupt_kernel
+
     async def _async_kill_kernel(self, restart: bool = False) -> None:
         """SIGKILL the kernel itself first, and give bwrap a moment to reap it and exit
         (killed first, bwrap would leave the kernel to the host's init); then bwrap."""
