@@ -142,7 +142,7 @@ class Limits:
     """
 
     memory_bytes: int = 4 * 2**30  # RLIMIT_AS of the kernel
-    cpu_seconds: int = 600  # RLIMIT_CPU (whole kernel life); killed 1 s after SIGXCPU
+    cpu_seconds: int = 600  # RLIMIT_CPU (whole kernel life): SIGKILL when reached
     file_bytes: int = 64 * 2**20  # RLIMIT_FSIZE: one file
     threads: int = 256  # RLIMIT_NPROC, set inside the sandbox (see set_limits)
     open_files: int = 1024  # RLIMIT_NOFILE: also bounds kernel memory behind descriptors
@@ -162,7 +162,7 @@ class Limits:
     def prlimit_args(self) -> list[str]:
         """prlimit's options for the limits bwrap itself starts under (NPROC: see set_limits)."""
         return [f"--as={self.memory_bytes}:{self.memory_bytes}",
-                f"--cpu={self.cpu_seconds}:{self.cpu_seconds + 1}",
+                f"--cpu={self.cpu_seconds}:{self.cpu_seconds}",
                 f"--fsize={self.file_bytes}:{self.file_bytes}",
                 f"--nofile={self.open_files}:{self.open_files}",
                 "--core=0:0"]
@@ -998,8 +998,9 @@ def set_limits(limits: Limits) -> None:
     ``kernel_uid``, letting one starve its neighbours. Root ignores it.
     """
     resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
-    # SIGXCPU at the soft limit, SIGKILL one second later (a pid 1 ignores SIGXCPU)
-    resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 1))
+    # soft = hard: SIGKILL when reached (the kernel is its sandbox's pid 1, which ignores
+    # SIGXCPU unless it handles it, and student code could handle it)
+    resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds))
     resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_bytes, limits.file_bytes))
     resource.setrlimit(resource.RLIMIT_NOFILE, (limits.open_files, limits.open_files))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
