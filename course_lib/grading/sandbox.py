@@ -22,8 +22,9 @@ starts the kernel through bubblewrap (``bwrap``) so that it
   no capabilities, and dies with the grader (it exits when the grader's end of a pipe,
   the lifeline, closes);
 - is the only process in the sandbox (``--as-pid-1``: no bwrap init), and runs under
-  limits on memory, CPU time, file size, open files and threads (:class:`Limits`), set
-  by ``prlimit`` before bwrap starts and again inside, and a seccomp filter
+  limits on memory, CPU time, file size, open files and threads (:class:`Limits`; all
+  but threads set by ``prlimit`` before bwrap starts, all set again inside, see
+  :func:`set_limits`), with no core dumps, and a seccomp filter
   (:func:`seccomp_program`) that lets it start threads but no processes, and refuses
   ptrace, process_vm_*, memfd_create, SysV shared memory, keys, bpf, perf, userfaultfd,
   io_uring, mounts and namespaces;
@@ -31,7 +32,12 @@ starts the kernel through bubblewrap (``bwrap``) so that it
   user namespace (bwrap then reads the Python installation even under ``/root``), keeping
   only CAP_SETUID and CAP_SETGID; the first lines of the launcher drop to ``kernel_uid``/
   ``kernel_gid`` (65534, nobody/nogroup) before anything else runs, and the kernel refuses
-  to start as root. A grader that is not root runs bwrap in a user namespace as usual.
+  to start as root. A grader that is not root runs bwrap in a user namespace as usual
+  (the kernel is then the grader's own user on the host; this path is not exercised by
+  the tests on a machine that grades as root). Files the kernel reads (``course_lib_dir``,
+  what the grader puts in ``control_dir``) must be readable by the kernel's user. Kernels
+  run in parallel under one ``kernel_uid`` share its RLIMIT_NPROC count (threads): give
+  each worker its own ``kernel_uid`` to keep them apart.
 
 The grader never resolves a path the kernel can write. The kernel binds its ZMQ sockets
 in its own tmpfs; after launch the manager finds the sandboxed process (the child of
