@@ -49,10 +49,13 @@ from course_lib.checks import exercise, exercise_names, topic_of
 from course_lib.checks._engine import fresh_draws
 
 from . import judge, secret
-from .sandbox import Limits, SandboxKernelManager
+from .sandbox import Limits, SandboxKernelManager, allow_kernel_to_connect
 from .withhold import Referee, limit_memory, stripped_copy
 
 __all__ = ["GradingExecute"]
+
+#: grading processes' kernels run as this plus the process id when the grader is root
+_KERNEL_UID_BASE = 100_000
 
 #: kinds of kernel messages that carry output (counted against the cap), besides widgets'
 _OUTPUT_MESSAGES = {"stream", "display_data", "update_display_data", "execute_result", "error",
@@ -127,6 +130,11 @@ class GradingExecute(Execute):
         self._library = stripped_copy(self._control / "lib", exercises)
         self._referee = Referee(self._control / "grader.sock", exercises,
                                 draw=self._drawer(nb, resources or {}))
+        # As root, each grading process's kernels run as a user of their own: the thread
+        # limit (RLIMIT_NPROC) counts per user, and must not be shared with a neighbour's.
+        self._kernel_uid = _KERNEL_UID_BASE + os.getpid()
+        if self.sandbox:
+            allow_kernel_to_connect(self._referee.path, uid=self._kernel_uid)
         # The time limit holds however the grader is stuck (a cell's limit covers the
         # waits nbclient knows of): past it and a margin, this worker ends itself, and
         # the pipeline reports this notebook and grades the rest with a new worker.
@@ -199,10 +207,9 @@ class GradingExecute(Execute):
         if self.sandbox:  # the sandbox binds the stripped course_lib where course_lib lives
             limits = Limits(memory_bytes=self.memory_limit, cpu_seconds=self.cpu_limit,
                             file_bytes=self.file_limit)
-            where = "control_dir" if SandboxKernelManager.class_traits().get("control_dir") \
-                else "workdir"
-            return {"env": env, where: str(self._control),
-                    "course_lib_dir": str(self._library), "limits": limits}
+            return {"env": env, "control_dir": str(self._control),
+                    "course_lib_dir": str(self._library), "limits": limits,
+                    "kernel_uid": self._kernel_uid}
         # no sandbox: the stripped copy comes first on the path (the real one stays readable)
         path = [str(self._library.parent), os.environ.get("PYTHONPATH", "")]
         return {"env": {**env, "PYTHONPATH": os.pathsep.join(p for p in path if p)}}
