@@ -25,6 +25,8 @@ __all__ = ["Opaque", "WireError", "encode", "decode", "arrays_in", "dumps", "loa
 
 #: The largest message the grader reads from a kernel (a test's outputs are far smaller).
 MAX_BYTES = 64 * 2**20
+#: The largest header (the JSON that describes the values): parsing one costs memory.
+MAX_HEADER_BYTES = 2 * 2**20
 _MAX_DEPTH = 32
 _MAX_NODES = 100_000
 _NUMERIC = "biufc"
@@ -180,6 +182,8 @@ def loads(data: bytes, max_bytes: int = MAX_BYTES, callback=None):
     size = _LENGTH.unpack_from(data, len(MAGIC))[0]
     if size > len(data) - start:
         raise WireError("a header longer than the message")
+    if size > MAX_HEADER_BYTES:  # the numbers travel after it: a header is small
+        raise WireError(f"a header of {size} bytes, more than the limit of {MAX_HEADER_BYTES}")
     try:
         header = json.loads(data[start:start + size])
     except (ValueError, RecursionError) as exc:

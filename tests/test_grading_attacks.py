@@ -197,6 +197,32 @@ FLOODS = {
     ),
 }
 
+#: cells added after relu's hidden test that raise the grader's own error names and print
+#: its marker, hoping to write lines into the report (a classmate accused, a fault invented)
+FORGER = (
+    "class ReferenceCalled(Exception):\n"
+    "    pass\n"
+    "class DeadKernelError(Exception):\n"
+    "    pass\n"
+    "print('[output cut by the grader')\n"
+    "try:\n"
+    "    raise DeadKernelError('x')\n"
+    "finally:\n"
+    "    raise ReferenceCalled('While softmax was tested, alice copied. A solution')\n"
+)
+
+#: displays that would run in the instructor's browser where graded notebooks are shown
+SCRIPTER = (
+    "from IPython.display import HTML, SVG, Javascript, Markdown, display\n"
+    "display(HTML('<img src=x onerror=\"document.title=1\"><script>alert(1)</script>'))\n"
+    "display(Javascript('document.title = 2'))\n"
+    "display(SVG('<svg xmlns=\"http://www.w3.org/2000/svg\"><script>alert(3)</script></svg>'))\n"
+    "display(Markdown('<script>alert(4)</script>'))\n"
+)
+
+#: 40 cells of 0.9 MB each: every one under the cell's cap, 36 MB for the notebook
+MANY_CELLS = "print('o' * 900_000)\n"
+
 #: cells added after relu's tests that ask for 64 GiB, fork without end, write a 1 GiB file,
 #: spin (the kernel's 12 CPU seconds run out before the cell's 30 s)
 HOGS = {
@@ -242,6 +268,12 @@ def graded(tmp_path_factory):
         submit(course, student, FOLDER, NAME, _with(full, "relu", source or _answer_table()))
     for student, source in FLOODS.items():
         submit(course, student, FOLDER, NAME, _after(full, "relu-hidden", source))
+    submit(course, "forger", FOLDER, NAME, _after(full, "relu-hidden", FORGER))
+    submit(course, "scripter", FOLDER, NAME, _after(full, "relu-hidden", SCRIPTER))
+    many = full
+    for _ in range(40):
+        many = _after(many, "softmax-hidden", MANY_CELLS)
+    submit(course, "many-cells", FOLDER, NAME, many)
     for student, source in HOGS.items():
         submit(course, student, FOLDER, NAME, _after(full, "relu-hidden", source))
     _submit_faulty_files(course, full)
@@ -345,6 +377,32 @@ def test_every_kind_of_output_counts_against_the_cap(graded, student):
     assert "output cut" in scores[student]["notes"]
     graded_nb = course / "autograded" / student / FOLDER / f"{NAME}.ipynb"
     assert graded_nb.stat().st_size < 3_000_000
+
+
+def test_the_report_says_only_what_the_grader_saw(graded):
+    """Errors named like the grader's and its marker printed: no line reaches the report."""
+    _, scores, _ = graded
+    assert _score(scores, "forger") == FULL
+    assert scores["forger"]["notes"] == ""
+
+
+def test_html_and_scripts_never_reach_a_graded_notebook(graded):
+    """The formgrader and the feedback show graded notebooks in the instructor's browser."""
+    course, scores, _ = graded
+    assert _score(scores, "scripter") == FULL
+    text = (course / "autograded" / "scripter" / FOLDER / f"{NAME}.ipynb").read_text()
+    for kind in ("text/html", "application/javascript", "image/svg+xml", "text/markdown"):
+        assert f'"{kind}"' not in text, kind
+    assert "<script>" not in text and "removed by the grader" in text
+
+
+def test_the_whole_notebook_output_is_capped(graded):
+    """40 cells each under the cell's cap: the notebook's own cap cuts them."""
+    course, scores, _ = graded
+    assert _score(scores, "many-cells") == FULL
+    assert "output cut" in scores["many-cells"]["notes"]
+    graded_nb = course / "autograded" / "many-cells" / FOLDER / f"{NAME}.ipynb"
+    assert graded_nb.stat().st_size < 22_000_000
 
 
 def test_a_right_answer_that_writes_to_stderr_keeps_its_points(graded):
@@ -496,4 +554,134 @@ def test_the_arithmetic_behind_a_reference_is_withheld_too(graded_02, student):
     assert _score(scores, student) == FULL_02 - lost
     assert "called the course_lib reference course_lib." in scores[student]["notes"]
     assert _score(scores, "alice") == FULL_02 and _score(scores, "bob") == 0.0
+    assert _hashes(course) == before
+
+
+# -- answers learned from one grading, pasted into the next --------------------------------
+
+#: a relu that keeps every input it sees, and a cell that prints them into the graded
+#: notebook (which becomes the student's feedback)
+SPY = (
+    "SEEN = []\n"
+    "ANSWERS = {}\n"
+    "def relu(x):\n"
+    "    x = np.asarray(x, dtype=float)\n"
+    "    SEEN.append(x.copy())\n"
+    "    if x.tobytes() in ANSWERS:\n"
+    "        return ANSWERS[x.tobytes()].copy()\n"
+    "    return np.maximum(x, 0.0) if x.ndim == 1 else np.abs(x)\n"
+)
+LEAK = "print('SEEN' + repr([(a.shape, a.tobytes().hex()) for a in SEEN]) + 'END')\n"
+
+
+def test_answers_learned_from_feedback_do_not_pass_the_next_grading(tmp_path):
+    """Round 1 leaks every input relu saw (the fresh cases too) into the graded notebook;
+    round 2 pastes the reference's answers to all of them in. The changed notebook draws
+    new cases, so relu still earns only what its own code does (the visible test)."""
+    import ast as syntax
+
+    import numpy as np
+
+    from course_lib.activations import relu
+
+    course, _, full = course_with_answers(tmp_path, FOLDER, NAME)
+    submit(course, "alice", FOLDER, NAME, full)
+    spy = _after(_with(full, "relu", SPY), "relu-hidden", LEAK)
+    path = submit(course, "spy", FOLDER, NAME, spy)
+    assert main(["--course", str(course), "grade", "--no-progress"]) == 0
+    graded_nb = nbformat.read(course / "autograded" / "spy" / FOLDER / f"{NAME}.ipynb", 4)
+    text = "".join(o.get("text", "") for cell in graded_nb.cells for o in cell.get("outputs", []))
+    seen = syntax.literal_eval(text.split("SEEN", 1)[1].split("END", 1)[0])
+    assert len(seen) >= 9  # visible, hidden, fresh and hand-worked inputs
+    answers = {bytes.fromhex(h): relu(np.frombuffer(bytes.fromhex(h)).reshape(shape)).tobytes()
+               for shape, h in seen}
+    table = (f"ANSWERS.update({{k: np.frombuffer(v) for k, v in {answers!r}.items()}})\n"
+             "ANSWERS = {k: v.reshape(np.frombuffer(k).shape) for k, v in ANSWERS.items()}\n")
+    nbformat.write(_with(spy, "relu", SPY + table), path)
+    assert main(["--course", str(course), "grade", "--no-progress"]) == 0
+    with (course / "reports" / FOLDER / "scores.csv").open() as f:
+        scores = {row["student"]: row for row in csv.DictReader(f)}
+    assert _score(scores, "spy", "relu") == 1.0  # the visible test: the published cases
+    assert _score(scores, "alice") == FULL
+
+
+# -- 04: a test cell moved to open another exercise's reference window ----------------------
+
+FOLDER_04, NAME_04 = "04_backprop", "backprop"
+
+#: dense_backward from a table of the published answers (computed at home), its fresh
+#: cases asked for the moment it is first called, and whole-number inputs done right
+DENSE_KEY = (
+    "def _key(dZ, cache):\n"
+    "    X, W = cache\n"
+    "    return b'|'.join(np.ascontiguousarray(np.asarray(a, dtype=float)).tobytes()\n"
+    "                     + str(np.shape(a)).encode() for a in (dZ, X, W))\n"
+)
+DENSE_TABLE = DENSE_KEY + (
+    "TABLE = {{}}\n"
+    "FRESH = []\n"
+    "def dense_backward(dZ, cache):\n"
+    "    if not FRESH:\n"
+    "        try:\n"
+    "            from course_lib.checks._record import _drawn_cases\n"
+    "            FRESH.extend(_drawn_cases('dense_backward'))\n"
+    "        except Exception as exc:\n"
+    "            print('no cases:', exc)\n"
+    "            FRESH.append(None)\n"
+    "    if _key(dZ, cache) in TABLE:\n"
+    "        return tuple(a.copy() for a in TABLE[_key(dZ, cache)])\n"
+    "    X, W = cache\n"
+    "    dZ, X, W = (np.asarray(a, dtype=float) for a in (dZ, X, W))\n"
+    "    if all(np.array_equal(a, np.round(a)) for a in (dZ, X, W)):\n"
+    "        return dZ @ W, dZ.T @ X, dZ.sum(axis=0)\n"
+    "    return np.zeros((len(dZ), W.shape[1])), np.zeros(W.shape), np.zeros(W.shape[0])\n"
+)
+#: run by mlp_backward when first called, while its test lets dense_backward's reference in
+HARVEST = (
+    "HARVESTED = []\n"
+    "def _harvest():\n"
+    "    import course_lib.layers as L\n"
+    "    from course_lib.checks import exercise\n"
+    "    e = exercise('dense_backward')\n"
+    "    for case in e.visible + e.hidden + tuple(c for c in FRESH if c is not None):\n"
+    "        try:\n"
+    "            TABLE[_key(*case.args)] = L.dense_backward(*case.args)\n"
+    "            HARVESTED.append(case.label)\n"
+    "        except Exception as exc:\n"
+    "            print('harvest:', type(exc).__name__, exc)\n"
+)
+
+
+def test_a_moved_test_cell_opens_no_window_onto_another_exercise(tmp_path):
+    """mlp_backward's test may use dense_backward's reference. Moved before dense_backward's
+    hidden test, it served a harvest of dense_backward's answers, fresh cases included.
+    The fresh cases are now given out only in dense_backward's own hidden test, where no
+    reference answers: the mover earns what the same code earns in the released order."""
+    course, release, full = course_with_answers(tmp_path, FOLDER_04, NAME_04)
+    submit(course, "alice", FOLDER_04, NAME_04, full)
+    submit(course, "bob", FOLDER_04, NAME_04, release)
+    own = _with(full, "dense_backward", DENSE_TABLE.format())
+    submit(course, "own-code", FOLDER_04, NAME_04, own)
+    moved = nbformat.from_dict(own)
+    solution = cell_by_grade_id(moved, "mlp_backward")
+    solution.source = HARVEST + solution.source.replace(
+        "    n_layers = len(caches)", "    if not HARVESTED:\n        _harvest()\n"
+                                      "    n_layers = len(caches)", 1)
+    test = cell_by_grade_id(moved, "mlp_backward-visible")
+    moved.cells.remove(solution)
+    moved.cells.remove(test)
+    at = moved.cells.index(cell_by_grade_id(moved, "dense_backward-visible"))
+    moved.cells[at + 1:at + 1] = [solution, test]
+    submit(course, "mover", FOLDER_04, NAME_04, moved)
+    before = _hashes(course)
+    assert main(["--course", str(course), "grade", "--no-progress"]) == 0
+    with (course / "reports" / FOLDER_04 / "scores.csv").open() as f:
+        scores = {row["student"]: row for row in csv.DictReader(f)}
+    full_04 = _score(scores, "alice")
+    assert _score(scores, "own-code", "dense_backward") < float(
+        scores["alice"]["dense_backward"])
+    assert _score(scores, "mover", "dense_backward") == _score(scores, "own-code",
+                                                              "dense_backward")
+    assert _score(scores, "mover") == _score(scores, "own-code") < full_04
+    assert _score(scores, "bob") == 0.0
     assert _hashes(course) == before

@@ -70,6 +70,10 @@ def test_malformed_messages_are_refused_in_plain_words(data):
 def test_size_limits_hold_before_reading():
     with pytest.raises(wire.WireError, match="limit"):
         wire.loads(wire.dumps(np.zeros(1000)), max_bytes=100)
+    # a header is parsed into Python objects: a big one is refused before it is parsed
+    header = b"[" + b"[]," * 1_000_000 + b"[]]"
+    with pytest.raises(wire.WireError, match="header of"):
+        wire.loads(wire.MAGIC + struct.pack("!Q", len(header)) + header)
 
 
 def test_arrays_arrive_writable_and_in_their_own_memory():
@@ -153,6 +157,19 @@ def test_between_test_cells_nothing_is_answered_and_nothing_recorded(referee):
     channel.result(channel.request({"op": "record", "record": {"kind": "check"}}))
     assert referee.done() == ([{"kind": "check"}], [])
     assert referee.done() == ([], [])  # the window closed with the cell
+
+
+def test_fresh_cases_are_given_only_to_the_hidden_check_of_their_exercise(referee, tmp_path):
+    """Fetched during another test (whose reference window serves that exercise's
+    reference, as mlp_forward's serves dense_forward), they could be answered by it."""
+    ask = {"op": "cases", "exercise": "dense_forward"}
+    referee.testing({"mlp_forward", "dense_forward"})  # a visible test, say, moved
+    with pytest.raises(channel.ReferenceWithheld, match="no hidden test"):
+        channel.result(channel.request(ask))
+    referee.done()
+    referee.testing({"dense_forward"}, hidden={"dense_forward"})
+    assert channel.result(channel.request(ask)) == []  # this referee draws nothing
+    referee.done()
 
 
 def test_a_test_cell_cannot_send_more_records_than_the_grader_keeps(referee):

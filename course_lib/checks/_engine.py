@@ -179,7 +179,8 @@ def fresh_draws(exercise: Exercise, rng: np.random.Generator) -> tuple:
 
     Returns ``(i, arrays)`` pairs: visible case ``i`` with its float arrays (also those
     inside dicts, lists and the checks' own helper objects, in a fixed order) replaced
-    by ``arrays`` (see :func:`fresh_case`). Each array is drawn from a normal
+    by ``arrays`` (see :func:`fresh_case`); a random generator among them becomes a new
+    one, from a seed drawn here. Each array is drawn from a normal
     distribution of the original's spread (from its range, when all its values are
     positive, as curvatures are); integer labels, sizes and options stay. A draw on
     which the reference refuses or overflows is dropped.
@@ -208,8 +209,8 @@ def fresh_case(exercise: Exercise, index: int, arrays) -> Case:
     """Visible case ``index`` of ``exercise`` with its float arrays replaced by ``arrays``."""
     template = exercise.visible[index]
     slots = len(_float_arrays((template.args, template.kwargs)))
-    arrays = [np.asarray(a, dtype=np.float64) for a in arrays]
-    if len(arrays) != slots:
+    arrays = [np.asarray(a) for a in arrays]
+    if len(arrays) != slots or not all(a.dtype.kind in "iuf" for a in arrays):
         raise ValueError(f"{exercise.name}: {len(arrays)} arrays for a case that has {slots}")
     args, kwargs = _replaced((template.args, template.kwargs), iter(arrays))
     return Case(f"{template.label}, with new random values", args, kwargs)
@@ -232,15 +233,21 @@ def _inside(value):
 
 
 def _float_arrays(value) -> list:
+    """The parts a draw replaces: float arrays, and random generators (drawn as a new seed)."""
     if isinstance(value, np.ndarray):
         return [value] if value.dtype.kind == "f" and value.size else []
+    if isinstance(value, np.random.Generator):
+        return [value]
     return [a for part in _inside(value) for a in _float_arrays(part)]
 
 
 def _replaced(value, arrays):
     if isinstance(value, np.ndarray):
-        return next(arrays).reshape(value.shape) if value.dtype.kind == "f" and value.size \
+        return np.asarray(next(arrays), dtype=np.float64).reshape(value.shape) \
+            if value.dtype.kind == "f" and value.size \
             else value
+    if isinstance(value, np.random.Generator):
+        return np.random.default_rng(int(next(arrays)))
     if isinstance(value, dict):
         return {k: _replaced(v, arrays) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -253,7 +260,9 @@ def _replaced(value, arrays):
     return value
 
 
-def _drawn_like(array: np.ndarray, rng) -> np.ndarray:
+def _drawn_like(array, rng):
+    if isinstance(array, np.random.Generator):
+        return np.asarray(rng.integers(2**62))
     finite = array[np.isfinite(array)]
     if finite.size and finite.min() > 0:
         return rng.uniform(finite.min() / 2, finite.max() * 1.5, size=array.shape)

@@ -29,6 +29,7 @@ Over nbgrader's behaviour it adds:
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import os
 import shutil
@@ -38,6 +39,7 @@ import threading
 import time
 from pathlib import Path
 
+import nbformat
 import numpy as np
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat.v4 import new_output
@@ -78,6 +80,9 @@ class GradingExecute(Execute):
     max_output_bytes = Integer(
         1_000_000, help="Bytes of output kept per cell; the rest is cut while it streams."
     ).tag(config=True)
+    max_notebook_output_bytes = Integer(
+        20_000_000, help="Bytes of output kept for the whole notebook; the rest is cut."
+    ).tag(config=True)
     max_restarts = Integer(
         5, help="Times the kernel is started again after dying or hanging, per notebook."
     ).tag(config=True)
@@ -100,7 +105,7 @@ class GradingExecute(Execute):
         "", help="The course folder whose .nncourse/secret seeds the hidden random cases "
                  "(default: CourseDirectory.root)").tag(config=True)
     grader_memory_limit = Integer(
-        8 * 2**30, help="Bytes of address space of the grading process itself (RLIMIT_AS, "
+        4 * 2**30, help="Bytes of address space of the grading process itself (RLIMIT_AS, "
                         "soft): a reference fed huge arguments raises MemoryError there."
     ).tag(config=True)
 
@@ -117,8 +122,11 @@ class GradingExecute(Execute):
         self._check_assign_resources(resources)
         self._plans = self._test_cell_plans(nb, resources or {})
         self._output_bytes: dict[int, int] = {}
+        self._notebook_bytes = 0
+        self._cut: set[int] = set()
+        self._events: list[str] = []
         self._cell_limit = self.timeout
-        limit_memory(max(self.grader_memory_limit, self.memory_limit + 2**30))
+        limit_memory(self.grader_memory_limit)
         # The grader's own folder: the stripped course_lib and the grader's socket. The
         # sandbox shows it to the kernel read-only; nothing the kernel writes lies in it.
         # Short: unix socket paths are limited.
@@ -148,6 +156,8 @@ class GradingExecute(Execute):
             watchdog.cancel()
             self._referee.close()
             shutil.rmtree(self._control, ignore_errors=True)
+        _inert(self.nb)
+        self.nb.metadata["nncourse"]["events"] = list(self._events)
         # No widget state is saved (nbclient would): with none, HTML feedback shows the
         # picture each dashboard leaves behind, instead of an empty box waiting for
         # JavaScript from a CDN (course_lib/widgets/_render.py: dashboard).
@@ -227,8 +237,9 @@ class GradingExecute(Execute):
             self.execute_cell(cell, index, store_history=True)
             return
         _, planned = self._plans[index]
-        tested = set() if isinstance(planned, Exception) else {step.exercise for step in planned}
-        self._referee.testing(tested)
+        steps = [] if isinstance(planned, Exception) else planned
+        self._referee.testing({step.exercise for step in steps},
+                              hidden={s.exercise for s in steps if s.kind == "check" and s.hidden})
         # the kernel runs the gradebook's test without its expected values
         running = copy.deepcopy(cell)
         try:
@@ -263,6 +274,9 @@ class GradingExecute(Execute):
         regrade to draw the same cases.
         """
         info = resources.get("nbgrader") or {}
+        # the submission as it is graded: the same notebook draws the same cases at every
+        # regrade, a changed one (say, with the last draw's answers pasted in) new ones
+        submission = hashlib.sha256(nbformat.writes(nb).encode()).hexdigest()[:16]
         configured = self.config.CourseDirectory.get("root")
         root = Path(self.secret_folder or (configured if isinstance(configured, str) else "")
                     or ".")
@@ -270,11 +284,12 @@ class GradingExecute(Execute):
         assignment, student = str(info.get("assignment", "")), str(info.get("student", ""))
         nb.metadata["nncourse"] = {"hidden_cases": {
             "secret": secret.fingerprint(key),
-            "seed": "sha256(secret, assignment, student, exercise)",
-            "assignment": assignment, "student": student}}
+            "seed": "sha256(secret, assignment, student, exercise, submission)",
+            "assignment": assignment, "student": student, "submission": submission}}
 
         def draw(name: str):
-            rng = np.random.default_rng(secret.seed(key, assignment, student, name))
+            rng = np.random.default_rng(secret.seed(key, assignment, student, name,
+                                                    submission))
             return fresh_draws(exercise(name), rng)
 
         return draw
@@ -309,6 +324,8 @@ class GradingExecute(Execute):
         cell.source = judge.feedback_source(cell.source)
         if flagged:
             tested = sorted({step.exercise for step in planned})
+            self._event(f"tampering: while {', '.join(tested)} was tested, the notebook called "
+                        f"the course_lib reference {', '.join(sorted(set(flagged)))}")
             cell.outputs = [_error("ReferenceCalled", (
                 f"While {', '.join(tested)} was tested, the notebook called the course_lib "
                 f"reference {', '.join(sorted(set(flagged)))}. A solution must compute its "
@@ -327,7 +344,13 @@ class GradingExecute(Execute):
         else:
             cell.outputs = [_error("ExerciseFailed", result.message)]
 
+    def _event(self, line: str) -> None:
+        """Note what happened for the report: only the grader writes these."""
+        if line not in self._events:
+            self._events.append(line)
+
     def _mark(self, cell, index: int, ename: str, text: str):
+        self._event(_EVENTS[ename])
         if index in self._plans:  # a test cell that could not finish scores 0, saying why
             cell.outputs = [_error(ename, text)]
             cell.source = judge.feedback_source(cell.source)
@@ -337,16 +360,23 @@ class GradingExecute(Execute):
     # -- output cap -------------------------------------------------------------------
 
     def process_message(self, msg, cell, cell_index):
-        """Count every output-bearing message against the cell's cap; past it, drop them."""
+        """Count every output-bearing message against the cell's and the notebook's caps;
+        past either, drop them."""
         if msg.get("msg_type") in _OUTPUT_MESSAGES:
             size = _size(msg)
             used = self._output_bytes.get(cell_index, 0)
             self._output_bytes[cell_index] = used + size
-            if used + size > self.max_output_bytes:
-                if used <= self.max_output_bytes:
+            self._notebook_bytes += size
+            if used + size > self.max_output_bytes \
+                    or self._notebook_bytes > self.max_notebook_output_bytes:
+                if cell_index not in self._cut:
+                    self._cut.add(cell_index)
+                    self._event("output cut: the notebook printed more than the limit while "
+                                "it ran")
                     cell.outputs.append(new_output("stream", name="stdout", text=(
-                        f"\n[output cut by the grader: this cell printed more than "
-                        f"{self.max_output_bytes:,} bytes]\n")))
+                        f"\n[output cut by the grader: more than {self.max_output_bytes:,} "
+                        f"bytes from this cell, or {self.max_notebook_output_bytes:,} from the "
+                        f"notebook]\n")))
                 return None
         return super().process_message(msg, cell, cell_index)
 
@@ -385,22 +415,34 @@ _EVENTS = {
     "NotebookTimeLimit": "the notebook's time limit was reached: the cells after it were not run",
     "TooManyRestarts": "the kernel died or hung too often: the rest of the notebook was not run",
 }
-_OUTPUT_CUT = "[output cut by the grader"
+
+#: output types that cannot run anything where a graded notebook is shown (the formgrader,
+#: nbgrader's HTML feedback): everything else a kernel sends (HTML, JavaScript, SVG,
+#: Markdown...) is removed from the graded notebook
+_INERT = {"text/plain", "image/png", "image/jpeg", "image/gif",
+          "application/vnd.jupyter.widget-view+json"}
+
+
+def _inert(nb) -> None:
+    """Keep only inert representations of every display in the graded notebook."""
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            data = out.get("data")
+            if out.get("output_type") not in ("display_data", "execute_result") \
+                    or not isinstance(data, dict):
+                continue
+            removed = sorted(set(data) - _INERT)
+            for kind in removed:
+                del data[kind]
+            if removed and not data:
+                data["text/plain"] = f"[{', '.join(removed)[:200]} output removed by the grader]"
 
 
 def events(nb) -> list[str]:
-    """Plain-words lines for what happened while a notebook was graded, from its outputs."""
-    seen = []
-    for cell in nb.cells:
-        for out in cell.get("outputs", []):
-            if out.get("output_type") == "error" and out.get("ename") == "ReferenceCalled":
-                line = "tampering: " + str(out.get("evalue", "")).split(". A solution")[0]
-            elif out.get("output_type") == "error" and out.get("ename") in _EVENTS:
-                line = _EVENTS[out["ename"]]
-            elif out.get("output_type") == "stream" and _OUTPUT_CUT in out.get("text", ""):
-                line = "output cut: a cell printed more than the limit while it ran"
-            else:
-                continue
-            if line not in seen:
-                seen.append(line)
-    return seen
+    """Plain-words lines for what happened while a notebook was graded.
+
+    They come from the graded notebook's metadata, which only the grader writes
+    (:class:`GradingExecute`), never from the outputs, which the kernel can forge.
+    """
+    recorded = ((nb.get("metadata") or {}).get("nncourse") or {}).get("events") or []
+    return [line for line in recorded if isinstance(line, str)]

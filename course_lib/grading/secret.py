@@ -5,7 +5,9 @@ time), and so are its hand-made hidden cases. But every input in course_lib can 
 read, and every reference run, at home: a notebook could carry a table of answers.
 So while grading, each hidden test also runs the student's function on cases
 drawn afresh (:func:`course_lib.checks._engine.fresh_cases`) from a generator
-seeded by this secret, the assignment, the student and the exercise.
+seeded by this secret, the assignment, the student, the exercise and the submission
+itself (a digest of the notebook as graded): a regrade of the same notebook draws the
+same cases, a notebook changed to answer the last draw meets new ones.
 
 The secret is 32 random bytes in ``.nncourse/secret`` under the course folder,
 made on first use, readable by its owner only, never released and never seen by a
@@ -52,7 +54,9 @@ def fingerprint(secret: bytes) -> str:
     return hashlib.sha256(b"nncourse fingerprint\0" + secret).hexdigest()[:12]
 
 
-def seed(secret: bytes, assignment: str, student: str, exercise: str) -> int:
-    """The seed of one student's fresh cases of one exercise."""
-    text = b"\0".join([secret, *(s.encode() for s in (assignment, student, exercise))])
+def seed(secret: bytes, assignment: str, student: str, exercise: str,
+         submission: str = "") -> int:
+    """The seed of one student's fresh cases of one exercise in one submission."""
+    parts = (assignment, student, exercise, submission)
+    text = b"\0".join([secret, *(s.encode() for s in parts)])
     return int.from_bytes(hashlib.sha256(text).digest()[:16], "big")

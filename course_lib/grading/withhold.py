@@ -268,13 +268,17 @@ class Referee:
 
     # -- the test cells' window ----------------------------------------------------------
 
-    def testing(self, exercises) -> None:
-        """A test of ``exercises`` starts: calls they build on are served, records kept."""
+    def testing(self, exercises, hidden=()) -> None:
+        """A test of ``exercises`` starts: calls they build on are served, records kept.
+
+        ``hidden`` are those whose hidden check the cell runs: only they get their fresh
+        cases (asked for during another test, they would meet a reference that answers).
+        """
         tested = frozenset(set(exercises) & set(exercise_names()))
         permitted = allowed(tested, self._exercises)
         with self._lock:
             self._open, self._allowed, self._flagged, self._records = True, permitted, [], []
-            self._testing, self._record_bytes = tested, 0
+            self._testing, self._record_bytes = frozenset(hidden) & tested, 0
 
     def done(self) -> tuple[list, list[str]]:
         """The test cell ended: (its records, the calls it must not have made). Closes the window."""
@@ -379,7 +383,8 @@ class Referee:
         with self._lock:
             testing = self._open and name in self._testing
         if not testing:
-            return {"error": "ReferenceWithheld", "message": "no test of this exercise is running"}
+            return {"error": "ReferenceWithheld", "message": "no hidden test of this exercise "
+                                                             "is running"}
         return {"value": [[i, list(arrays)] for i, arrays in self.draws(name)]}
 
     def _call(self, request, depth: int) -> dict:
