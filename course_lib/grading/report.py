@@ -137,7 +137,10 @@ def _add_jobs(report: AssignmentReport, jobs) -> None:
         report.scores.setdefault(job.student, dict.fromkeys(report.exercises, 0.0))
 
 
-_PLAIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]*")
+#: A student id shown as it is: letters and digits (any script), then also . _ @ + -
+#: (collect's rule); anything else (spaces, newlines, control or invisible characters)
+#: is quoted wherever it is shown.
+_PLAIN = re.compile(r"[^\W_][\w.@+-]*")
 
 
 def plain_id(name: str) -> bool:
