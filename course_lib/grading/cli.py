@@ -8,6 +8,13 @@ Run from the course folder (the one with nbgrader_config.py), or pass ``--course
                    [--student ID ...]        #   (or only these students')
     nncourse feedback ASSIGNMENT             # HTML feedback for each student -> feedback/
     nncourse export [--to grades.csv]        # every grade as CSV (nbgrader export)
+
+``grade`` always writes each assignment's report (reports/<assignment>/), even when the
+run stops half-way, and exits with 0 when every submission was graded or reported as
+the student's own fault (malformed, timed out, ...), 1 when a notebook must be graded
+again (its grading worker died, the run stopped, the gradebook could not be read), 2
+when nothing could be graded (not released, no submissions, no sandbox), and 130 when
+interrupted.
 """
 
 from __future__ import annotations
