@@ -278,3 +278,30 @@ def test_csv_text_cells_cannot_be_formulas(tmp_path):
         row = next(csv.DictReader(f))
     assert row["notes"] == "'=HYPERLINK(\"http://x\") | +1"
     assert report_module._cell("@SUM(A1)") == "'@SUM(A1)" and report_module._cell("-2") == "'-2"
+
+
+def test_a_neighbour_in_flight_is_graded_even_when_the_killers_leave_no_trace(monkeypatch):
+    """The rounds' logic alone (no processes): carl was being graded when a worker died;
+    kim and lee then kill every worker before leaving a marker. carl is still graded,
+    alone, and kim and lee are reported; every job gets exactly one outcome."""
+    rounds = []
+
+    def fake_round(course, jobs, workers, running, done):
+        rounds.append((sorted(jobs), workers))
+        if len(rounds) == 1:  # alice is graded, then a worker dies while carl is in flight
+            done(pipeline.GradeJob(FOLDER, "alice", True, "", "", 1.0))
+            return {(FOLDER, s) for s in ("carl", "kim", "lee")}, {(FOLDER, "carl")}
+        if jobs == [(FOLDER, "carl")]:
+            done(pipeline.GradeJob(FOLDER, "carl", True, "", "", 1.0))
+            return set(), set()
+        return set(jobs), set()  # kim and lee: no progress, no marker
+
+    monkeypatch.setattr(pipeline, "_pool_round", fake_round)
+    outcomes = []
+    jobs = [(FOLDER, s) for s in ("alice", "carl", "kim", "lee")]
+    pipeline._grade_staged(None, jobs, 2, None, outcomes.append)
+    assert sorted((job.student, job.success) for job in outcomes) == [
+        ("alice", True), ("carl", True), ("kim", False), ("lee", False)]
+    assert rounds[-1] == ([(FOLDER, "carl")], 1)  # carl alone, last
+    assert all("stopped before they could grade" in job.notes[0]
+               for job in outcomes if not job.success)

@@ -139,6 +139,12 @@ def grade(course_root, assignments, workers: int | None = None, progress: bool =
                              + job.notes))
 
             _grade_staged(course, list(intakes), workers, running, graded)
+            finished = {(job.assignment, job.student) for job in results}
+            for a, s in intakes:  # none is ever left without a line (and a 0)
+                if (a, s) not in finished:
+                    graded(not_graded(a, s, "not graded: grading ended without a result for "
+                                            f"this notebook; grade it again with "
+                                            f"`nncourse grade {a} --student {s}`"))
     finally:
         for folder in (staging, running):
             shutil.rmtree(folder, ignore_errors=True)
@@ -184,7 +190,7 @@ def _grade_staged(course: Course, jobs: list, workers: int, running: Path, done)
                 done(not_graded(a, s, "not graded: the grading worker processes stopped "
                                       "before they could grade this notebook; grade it again "
                                       f"with `nncourse grade {a} --student {s}`"))
-            return
+            break
         suspects += sorted(in_flight)
         queue = [job for job in queue if job in left and job not in in_flight]
     for a, s in suspects:  # each alone: if its worker dies again, it is the culprit
