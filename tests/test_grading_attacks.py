@@ -227,6 +227,33 @@ MANY_CELLS = "print('o' * 900_000)\n"
 #: spin (the kernel's 12 CPU seconds run out before the cell's 30 s)
 HOGS = {
     "cpu-burner": "while True:\n    pass\n",
+    # memory outside the process: shared memory (a host tmpfs once) and anonymous files
+    "shm-filler": (
+        "import os\n"
+        "try:\n"
+        "    os.memfd_create('hog')\n"
+        "except OSError as exc:\n"
+        "    print('memfd:', exc)\n"
+        "with open('/dev/shm/hog', 'wb') as f:\n"
+        "    for _ in range(64):\n"
+        "        f.write(b'0' * 2**24)\n"),
+    # the sandbox's first process once had neither the limits nor the filter
+    "ptracer": (
+        "import ctypes, os\n"
+        "libc = ctypes.CDLL(None, use_errno=True)\n"
+        "for pid in range(1, 64):\n"
+        "    if pid != os.getpid() and libc.ptrace(16, pid, None, None) == 0:\n"
+        "        raise SystemExit(f'attached to {pid}')\n"
+        "print('no process to attach to')\n"),
+    # named pipes where the grader once read its records from
+    "fifo-maker": (
+        "import os\n"
+        "for folder in (os.getcwd(), os.path.expanduser('~'), '/tmp'):\n"
+        "    for name in ('000000.values', '000001.values', 'records'):\n"
+        "        try:\n"
+        "            os.mkfifo(os.path.join(folder, name))\n"
+        "        except OSError:\n"
+        "            pass\n"),
     # threads are processes to the host: without a per-kernel count they would use up its pids
     "thread-hoarder": (
         "import threading\n"
@@ -519,6 +546,18 @@ def test_neighbours_are_graded_as_usual(graded):
     assert _score(scores, "bob") == 0.0
 
 
+def test_the_report_names_the_secret_the_hidden_cases_came_from(graded):
+    """What a regrade needs to draw the same cases: the secret (named, not shown) and the
+    notebook, whose digest the graded notebook records."""
+    course, _, _ = graded
+    graded_nb = nbformat.read(course / "autograded" / "alice" / FOLDER / f"{NAME}.ipynb", 4)
+    drawn = graded_nb.metadata["nncourse"]["hidden_cases"]
+    assert drawn["student"] == "alice" and len(drawn["submission"]) == 16
+    report = (course / "reports" / FOLDER / "report.txt").read_text()
+    assert f"course secret {drawn['secret']}" in report
+    assert (course / ".nncourse" / "secret").read_text().strip() not in report
+
+
 def test_submissions_are_not_changed(graded):
     course, _, before = graded
     assert _hashes(course) == before
@@ -562,6 +601,20 @@ HELPER_CALLERS = {
 }
 
 
+#: the reference mlp_forward's test may use, fed arguments whose product takes 20 GB (once
+#: enough to wake the machine's OOM killer in the grading process), before the right answer
+BROADCASTER = (
+    "\n_solution = mlp_forward\n"
+    "def mlp_forward(X, params, activation='relu'):\n"
+    "    from course_lib import layers\n"
+    "    try:\n"
+    "        layers.dense_forward(np.ones((50_000, 1)), np.ones((50_000, 1)), np.zeros(50_000))\n"
+    "    except Exception as exc:\n"
+    "        print('refused:', type(exc).__name__)\n"
+    "    return _solution(X, params, activation)\n"
+)
+
+
 @pytest.fixture(scope="module")
 def graded_02(tmp_path_factory):
     course, release, full = course_with_answers(tmp_path_factory.mktemp("attacks02"),
@@ -573,6 +626,9 @@ def graded_02(tmp_path_factory):
         for grade_id, source in cells.items():
             nb = _with(nb, grade_id, source)
         submit(course, student, FOLDER_02, NAME_02, nb)
+    answer = cell_by_grade_id(full, "mlp_forward").source
+    submit(course, "broadcaster", FOLDER_02, NAME_02,
+           _with(full, "mlp_forward", answer + BROADCASTER))
     before = _hashes(course)
     assert main(["--course", str(course), "grade", "--no-progress"]) == 0
     with (course / "reports" / FOLDER_02 / "scores.csv").open() as f:
@@ -720,3 +776,10 @@ def test_a_moved_test_cell_opens_no_window_onto_another_exercise(tmp_path):
     assert _score(scores, "mover") == _score(scores, "own-code") < full_04
     assert _score(scores, "bob") == 0.0
     assert _hashes(course) == before
+
+
+def test_a_reference_fed_huge_arguments_costs_nothing(graded_02):
+    """The grader computes for the kernel within limits: the call fails, the run goes on."""
+    _, scores, _ = graded_02
+    assert _score(scores, "broadcaster") == FULL_02
+    assert scores["broadcaster"]["notes"] == ""

@@ -56,6 +56,8 @@ class AssignmentReport:
     failed_cells: Counter = field(default_factory=Counter)  # grade_id -> students failing it
     #: what this report is missing, and why (the gradebook unreadable, the run stopped)
     problems: list = field(default_factory=list)
+    #: the fingerprint of the course secret the hidden tests' fresh cases were drawn from
+    secret: str = ""
 
     def total(self, student) -> float:
         return sum(self.scores.get(student, {}).values())
@@ -115,7 +117,14 @@ def build_report(course_root, assignment: str, jobs=()) -> AssignmentReport:
                         report.failed_cells[grade.name] += 1
             report.scores[student] = per_exercise
     _add_jobs(report, jobs)
+    report.secret = _secret_fingerprint(as_course(course_root).root)
     return report
+
+
+def _secret_fingerprint(root: Path) -> str:
+    from .secret import SECRET_FILE, course_secret, fingerprint
+
+    return fingerprint(course_secret(root)) if (root / SECRET_FILE).exists() else ""
 
 
 def report_from_jobs(assignment: str, jobs, problem: str) -> AssignmentReport:
@@ -162,6 +171,10 @@ def format_report(report: AssignmentReport, most_failed: int = 5) -> str:
     out = [f"{report.assignment}: {len(report.scores)} submissions, "
            f"{report.max_total:g} autograded points"]
     out += [f"INCOMPLETE: {problem}" for problem in report.problems]
+    if report.secret:
+        out.append(f"hidden tests: new inputs drawn from the course secret {report.secret} "
+                   f"(.nncourse/secret), each student's notebook and exercise; a regrade of "
+                   f"the same notebooks with this secret draws the same")
     out += ["", head, "-" * len(head)]
     for student, per in sorted(report.scores.items()):
         row = " ".join(f"{per[e]:>{cols[e]}g}" for e in names)
