@@ -33,7 +33,9 @@ import csv
 import hashlib
 import json
 import os
+import tempfile
 import textwrap
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -109,6 +111,12 @@ def _tree(folder):
             for p in folder.rglob("*") if p.is_file()}
 
 
+def _grader_folders() -> set:
+    """The run folders of nncourse grade (where each kernel's control_dir is made): a
+    grading process that died leaves its own behind, the run removes them all."""
+    return set(Path(tempfile.gettempdir()).glob("nncourse-*"))
+
+
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     course, release, full = course_with_answers(tmp_path_factory.mktemp("isolation"),
@@ -136,7 +144,8 @@ def graded(tmp_path_factory):
     submit(course, "lee", FOLDER, NAME, full)
     canary = course / "canary.txt"
     canary.write_text("the instructor's own file\n")
-    before = _tree(course / "submitted"), _tree(course / "source"), canary.read_bytes()
+    before = _tree(course / "submitted"), _tree(course / "source"), canary.read_bytes(), \
+        _grader_folders()
 
     hooks = tmp_path_factory.mktemp("hooks")
     (hooks / "sitecustomize.py").write_text(HOOK)
@@ -145,7 +154,8 @@ def graded(tmp_path_factory):
                                                                os.environ.get("PYTHONPATH")])))
         mp.setenv("NNCOURSE_TEST_KILL", json.dumps({"kim": "exit", "lee": "sigkill"}))
         status = main(["--course", str(course), "grade", "--no-progress", "--workers", "2"])
-    after = _tree(course / "submitted"), _tree(course / "source"), canary.read_bytes()
+    after = _tree(course / "submitted"), _tree(course / "source"), canary.read_bytes(), \
+        _grader_folders()
     folder = course / "reports" / FOLDER
     with (folder / "scores.csv").open(encoding="utf-8") as f:
         rows = {row["student"]: row for row in csv.DictReader(f)}
@@ -220,7 +230,8 @@ def test_forged_rows_stay_inside_quotes(graded):
 
 
 def test_files_outside_the_sandbox_are_unchanged(graded):
-    """submitted/, source/ and the instructor's canary are byte-identical after grading."""
+    """submitted/, source/ and the instructor's canary are byte-identical after grading, and
+    no grader folder is left in the temporary folder (two grading processes died)."""
     _, _, _, _, before, after = graded
     assert after == before
 

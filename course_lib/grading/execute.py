@@ -101,6 +101,10 @@ class GradingExecute(Execute):
         180, help="Seconds past notebook_timeout after which a stuck grading process ends "
                   "itself (the notebook is then reported as not graded)."
     ).tag(config=True)
+    control_root = Unicode(
+        "", help="Where the grader's folder for each kernel is made (default: the system's "
+                 "temporary folder); nncourse grade gives each run one, removed at its end."
+    ).tag(config=True)
     secret_folder = Unicode(
         "", help="The course folder whose .nncourse/secret seeds the hidden random cases "
                  "(default: CourseDirectory.root)").tag(config=True)
@@ -130,7 +134,7 @@ class GradingExecute(Execute):
         # The grader's own folder: the stripped course_lib and the grader's socket. The
         # sandbox shows it to the kernel read-only; nothing the kernel writes lies in it.
         # Short: unix socket paths are limited.
-        self._control = Path(tempfile.mkdtemp(prefix="nncg-"))
+        self._control = Path(tempfile.mkdtemp(prefix="nncg-", dir=self.control_root or None))
         exercises = sorted({name for _, planned in self._plans.values()
                             if not isinstance(planned, Exception) for name in
                             (step.exercise for step in planned)} & set(exercise_names()))

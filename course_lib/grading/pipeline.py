@@ -30,6 +30,7 @@ import json
 import multiprocessing
 import os
 import shutil
+import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
@@ -121,6 +122,9 @@ def grade(course_root, assignments, workers: int | None = None, progress: bool =
     staging, running = root / STAGING, root / RUNNING
     for folder in (staging, running):
         shutil.rmtree(folder, ignore_errors=True)  # what a run that was stopped left behind
+    # the grader's folders for the kernels (GradingExecute's control_dir) of this run: a
+    # grading process that dies cannot remove its own; by the end every kernel is gone
+    controls = Path(tempfile.mkdtemp(prefix="nncourse-"))
     try:
         intakes = {}
         for a, s in jobs:
@@ -138,6 +142,7 @@ def grade(course_root, assignments, workers: int | None = None, progress: bool =
                 done(replace(job, notes=tuple(intakes[job.assignment, job.student].notes)
                              + job.notes))
 
+            course.memo[__name__, "controls"] = str(controls)
             _grade_staged(course, list(intakes), workers, running, graded)
             finished = {(job.assignment, job.student) for job in results}
             for a, s in intakes:  # none is ever left without a line (and a 0)
@@ -146,7 +151,7 @@ def grade(course_root, assignments, workers: int | None = None, progress: bool =
                                             f"this notebook; grade it again with "
                                             f"`nncourse grade {a} --student {s}`"))
     finally:
-        for folder in (staging, running):
+        for folder in (staging, running, controls):
             shutil.rmtree(folder, ignore_errors=True)
         bar.close()
     return sorted(results, key=lambda job: (job.assignment, job.student))
@@ -209,7 +214,8 @@ def _pool_round(course: Course, jobs: list, workers: int, running: Path, done):
     left = set(jobs)
     pool = ProcessPoolExecutor(min(workers, len(jobs)), mp_context=context,
                                initializer=_start_worker,
-                               initargs=(str(course.root), course.sandbox, str(running)))
+                               initargs=(str(course.root), course.sandbox, str(running),
+                                         course.memo.get((__name__, "controls"), "")))
     try:
         futures = {pool.submit(_autograde, a, s): (a, s) for a, s in jobs}
         for future in as_completed(futures):
@@ -236,7 +242,7 @@ _COURSE = None  # one per worker process
 _RUNNING = None
 
 
-def _start_worker(root: str, sandbox: bool, running: str):
+def _start_worker(root: str, sandbox: bool, running: str, controls: str = ""):
     global _COURSE, _RUNNING
     import warnings
 
@@ -247,6 +253,8 @@ def _start_worker(root: str, sandbox: bool, running: str):
     # (make bench-grade compares every score with plain nbgrader's)
     warnings.filterwarnings("ignore", category=SAWarning)
     _COURSE = Course(Path(root), sandbox)
+    if controls:
+        _COURSE.config.GradingExecute.control_root = controls
     _COURSE.api.coursedir.submitted_directory = str(STAGING)
     _RUNNING = Path(running)
 
