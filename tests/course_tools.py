@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
@@ -51,6 +52,20 @@ def make_course(path: Path, folders=None) -> Path:
     for folder in folders or [folder for folder, _ in ASSIGNMENTS]:
         nbgrader(path, "generate_assignment", folder, "--force")
     return path
+
+
+def file_tree(folder: Path) -> dict[str, str]:
+    """Relative path -> sha256 of the bytes (or the target of a link), links not followed."""
+    tree = {}
+    for root, dirs, files in os.walk(folder):
+        for name in files + dirs:
+            path = Path(root, name)
+            rel = path.relative_to(folder).as_posix()
+            if path.is_symlink():
+                tree[rel] = "link to " + os.readlink(path)
+            elif path.is_file():
+                tree[rel] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return tree
 
 
 def cell_by_grade_id(nb, grade_id: str):

@@ -11,12 +11,11 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-import os
 from pathlib import Path
 
 import nbformat
 import pytest
-from course_tools import answered, cell_by_grade_id, graded_cells, make_course, nbgrader
+from course_tools import answered, cell_by_grade_id, file_tree, graded_cells, make_course, nbgrader
 from nbgrader.api import Gradebook
 
 from course_lib.grading.intake import Intake, stage
@@ -40,20 +39,6 @@ def _bytes(nb) -> bytes:
     return json.dumps(nb, indent=1).encode()
 
 
-def _tree(folder: Path) -> dict[str, str]:
-    """Relative path -> sha256 of the bytes (or the target of a link), links not followed."""
-    tree = {}
-    for root, dirs, files in os.walk(folder):
-        for name in files + dirs:
-            path = Path(root, name)
-            rel = path.relative_to(folder).as_posix()
-            if path.is_symlink():
-                tree[rel] = "link to " + os.readlink(path)
-            elif path.is_file():
-                tree[rel] = hashlib.sha256(path.read_bytes()).hexdigest()
-    return tree
-
-
 def _submit(course: Path, student: str, files: dict) -> Path:
     """Write ``files`` (name -> bytes, or a notebook) as ``student``'s submission."""
     folder = course / "submitted" / student / FOLDER
@@ -66,9 +51,9 @@ def _submit(course: Path, student: str, files: dict) -> Path:
 
 def _stage(course: Path, student: str, staging: Path, **kwargs) -> tuple[Intake, Path]:
     """Stage ``student``'s submission; submitted/ must be byte-identical afterwards."""
-    before = _tree(course / "submitted")
+    before = file_tree(course / "submitted")
     intake = stage(course, FOLDER, student, staging, **kwargs)
-    assert _tree(course / "submitted") == before
+    assert file_tree(course / "submitted") == before
     assert (intake.assignment, intake.student) == (FOLDER, student)
     return intake, staging / student / FOLDER
 
@@ -207,10 +192,10 @@ def test_a_staged_folder_is_never_overwritten(course, tmp_path):
     path, _, full = course
     _submit(path, "twice", {f"{NAME}.ipynb": full})
     _, staged = _stage(path, "twice", tmp_path)
-    before = _tree(staged)
+    before = file_tree(staged)
     with pytest.raises(FileExistsError):
         stage(path, FOLDER, "twice", tmp_path)
-    assert _tree(staged) == before
+    assert file_tree(staged) == before
 
 
 # --- the test cells --------------------------------------------------------------------

@@ -22,13 +22,12 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-import os
 import random
 from pathlib import Path
 
 import nbformat
 import pytest
-from course_tools import answered, graded_cells, make_course
+from course_tools import answered, file_tree, graded_cells, make_course
 from nbgrader.nbgraderformat import MetadataValidator
 
 from course_lib.grading.course import Course
@@ -47,20 +46,6 @@ def course(tmp_path_factory):
     source = nbformat.read(path / "solutions" / FOLDER / f"{NAME}.ipynb", as_version=4)
     full = json.loads(nbformat.writes(answered(release, source)))
     return Course(path), full, set(graded_cells(release))
-
-
-def _tree(folder: Path) -> dict[str, str]:
-    """Relative path -> sha256 (or link target) of everything below ``folder``."""
-    tree = {}
-    for root, dirs, files in os.walk(folder):
-        for name in files + dirs:
-            path = Path(root, name)
-            rel = path.relative_to(folder).as_posix()
-            if path.is_symlink():
-                tree[rel] = "link to " + os.readlink(path)
-            elif path.is_file():
-                tree[rel] = hashlib.sha256(path.read_bytes()).hexdigest()
-    return tree
 
 
 # --- the mutations ---------------------------------------------------------------------
@@ -180,7 +165,7 @@ def test_no_random_change_to_a_notebook_makes_staging_raise(course, tmp_path):
     course, full, tests = course
     rng = random.Random(SEED)
     staging = tmp_path / "staging"
-    outside = _tree(course.root / "notebooks"), _tree(course.root / "solutions")
+    outside = file_tree(course.root / "notebooks"), file_tree(course.root / "solutions")
     gradebook = (course.root / "gradebook.db").read_bytes()
     (course.root / "submitted").mkdir(exist_ok=True)
     top = sorted(p.name for p in course.root.iterdir())
@@ -192,7 +177,7 @@ def test_no_random_change_to_a_notebook_makes_staging_raise(course, tmp_path):
         intake = _stage_and_check(course, f"fuzz{n:04d}", _bytes(data, rng), staging, tests)
         outcomes["staged" if intake.staged else "not staged"] += 1
     assert outcomes["staged"] > 30 and outcomes["not staged"] > 30, outcomes  # both exercised
-    assert (_tree(course.root / "notebooks"), _tree(course.root / "solutions")) == outside
+    assert (file_tree(course.root / "notebooks"), file_tree(course.root / "solutions")) == outside
     assert (course.root / "gradebook.db").read_bytes() == gradebook
     assert sorted(p.name for p in course.root.iterdir()) == top
 
