@@ -140,11 +140,16 @@ def _references(names) -> set:
 
 def withheld(exercises) -> dict[str, object]:
     """{qualified name: object} of everything withheld while ``exercises`` are graded."""
+    return dict(_withheld(frozenset(exercises)))
+
+
+@functools.lru_cache(maxsize=16)
+def _withheld(exercises: frozenset) -> tuple:
     own = _references(exercises)
     others = _references(set(exercise_names()) - set(exercises)) - own
     lessons = _closure(others, stop=own)  # what the student may use from other lessons
     kept = (_closure(own, stop=others) - lessons) | own
-    return {qualified_name(value): value for value in kept}
+    return tuple((qualified_name(value), value) for value in kept)
 
 
 def allowed(tested, exercises) -> frozenset:
