@@ -102,6 +102,18 @@ def test_of_several_notebooks_the_one_sharing_most_grade_ids_is_taken(course, tm
     assert len(graded_cells(_staged_nb(staged))) == len(graded_cells(full))
 
 
+def test_the_files_nbgraders_exchange_adds_are_no_strays(course, tmp_path):
+    """A submission through the hub's exchange holds nbgrader's submission_secret.txt: it
+    is left out without a line (each hub student got a false alarm, issue 12)."""
+    path, _, full = course
+    _submit(path, "hubber", {"activations.ipynb": full,
+                             "submission_secret.txt": b"b9c0ffee", "timestamp.txt":
+                             b"2026-11-30 10:00:00.000000 UTC"})
+    intake, staged = _stage(path, "hubber", tmp_path)
+    assert intake.staged and intake.notes == []
+    assert sorted(p.name for p in staged.iterdir()) == ["activations.ipynb", "timestamp.txt"]
+
+
 def test_notebooks_that_fit_equally_well_stage_nothing(course, tmp_path):
     path, _, full = course
     _submit(path, "tied", {"a.ipynb": full, "b.ipynb": full})

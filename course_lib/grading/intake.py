@@ -24,6 +24,8 @@ What is staged, and what is not:
   wrong becomes a line for that student, never a failure of the class's run;
 - nbgrader's ``timestamp.txt`` is kept; every other file is left out, since a file
   such as ``numpy.py`` beside the notebook would shadow the real package while grading.
+  The files nbgrader's exchange itself puts in a submission (``submission_secret.txt``)
+  are left out silently; every other file left out gets a line.
 
 What is fixed in a staged notebook, besides its kernel (set to the source's):
 
@@ -310,9 +312,14 @@ def _checked(nb) -> bytes:
     return text.encode("utf-8")
 
 
+#: Files nbgrader's exchange writes into every submission, besides timestamp.txt: not the
+#: student's, so leaving them out is not worth a line.
+NBGRADER_FILES = frozenset({"submission_secret.txt"})
+
+
 def _other_files(left: list[_Entry], names: list[str], max_bytes: int) -> list[str]:
     """Lines for the files that were not staged (besides the expected notebooks' own lines)."""
-    expected = {f"{name}.ipynb" for name in names}
+    expected = {f"{name}.ipynb" for name in names} | NBGRADER_FILES
     left = [e for e in left if e.rel not in expected]  # the notebook's own line says why
     notes = []
     if left:
