@@ -1,0 +1,66 @@
+"""Feedback for students: nbgrader's own GenerateFeedback, with written answers that are
+not yet graded by hand shown as "pending" instead of as 0.
+
+nbgrader's feedback page gives every cell its score from the gradebook; a written answer
+no one has graded yet has none, so the page said "Score: 0.0 / 3.0", and a student read
+it as a mark. Here the same converter runs with two changes: :class:`GetGradesPending`
+marks those cells (and counts them), and the page's template
+(``templates/nncourse_feedback``, built on nbgrader's ``feedback`` template) shows them
+as "pending" and says, under the total, that their points are not in it yet::
+
+    result = generate_feedback(course, "01_activations")   # nbgrader's result dict
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from nbgrader.preprocessors import GetGrades
+
+__all__ = ["GetGradesPending", "generate_feedback"]
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+class GetGradesPending(GetGrades):
+    """nbgrader's GetGrades, which also marks each grade cell still to be graded by hand
+    (``metadata.nbgrader.pending``) and counts them in ``resources["nbgrader"]["pending"]``."""
+
+    def preprocess(self, nb, resources):
+        self._pending = 0
+        nb, resources = super().preprocess(nb, resources)
+        resources["nbgrader"]["pending"] = self._pending
+        return nb, resources
+
+    def _get_score(self, cell, resources) -> None:
+        super()._get_score(cell, resources)
+        grade = self.gradebook.find_grade(cell.metadata["nbgrader"]["grade_id"],
+                                          self.notebook_id, self.assignment_id, self.student_id)
+        pending = grade.needs_manual_grade and grade.manual_score is None
+        cell.metadata.nbgrader["pending"] = pending
+        self._pending += pending
+
+
+def generate_feedback(course, assignment: str) -> dict:
+    """Run nbgrader's GenerateFeedback for every graded submission of ``assignment``, as
+    ``NbGraderAPI.generate_feedback`` does, with the pending marks; nbgrader's result."""
+    import nbgrader
+    from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
+    from nbgrader.converters import GenerateFeedback
+    from nbgrader.utils import capture_log, temp_attrs
+    from traitlets.config import Config
+
+    formgrader = Path(nbgrader.__file__).parent / "server_extensions" / "formgrader"
+    config = Config()
+    config.GenerateFeedback.preprocessors = [GetGradesPending, CSSHTMLHeaderPreprocessor]
+    with temp_attrs(course.coursedir, assignment_id=assignment):
+        app = GenerateFeedback(coursedir=course.coursedir, parent=course.api)
+        config.HTMLExporter.template_name = "nncourse_feedback"
+        config.HTMLExporter.extra_template_basedirs = [str(TEMPLATES), str(formgrader / "templates")]
+        # as GenerateFeedback sets them (its page's CSS), and nbgrader's templates' root, so
+        # that ours can extend 'feedback/index.html.j2' by that name
+        config.HTMLExporter.extra_template_paths = [
+            *app.config.HTMLExporter.extra_template_paths, str(formgrader / "templates")]
+        app.update_config(config)
+        app.force = True
+        return capture_log(app)
