@@ -753,17 +753,20 @@ def test_a_moodle_download_one_student_per_participant_id(tmp_path, course, unto
 
 def test_a_notebook_without_nbgrader_cells_is_collected_with_a_note(tmp_path, course):
     """No grade_id at all (rebuilt by hand, exported elsewhere): collected, and said so;
-    ids of no released assignment: the same."""
+    ids of no released assignment, or only those all the notebooks share: the same."""
     source = _zip(tmp_path / "n.zip", {
         "ann_1001_2001_activations.ipynb": _notebook("rebuilt", grade_id=None),
-        "bob_1002_2002_activations.ipynb": _notebook("old ids", grade_id="relu_2023")})
+        "bob_1002_2002_activations.ipynb": _notebook("old ids", grade_id="relu_2023"),
+        "cy_1003_2003_activations.ipynb": _notebook("import numpy", grade_id="setup")})
     report = collect(course, ASSIGNMENT, source)
-    assert _statuses(report) == {"1001": "collected", "1002": "collected"}
+    assert _statuses(report) == {"1001": "collected", "1002": "collected",
+                                 "1003": "collected"}
+    others = ("none of its nbgrader cells (grade_id) is 01_activations's alone: grading "
+              "matches its cells by their content")
     assert _why(report) == {
         "1001": "it has no nbgrader cells (no grade_id): grading matches its cells by their "
                 "content",
-        "1002": "none of its nbgrader cells (grade_id) is one of 01_activations's: grading "
-                "matches its cells by their content"}
+        "1002": others, "1003": others}  # "setup" is in every notebook
     assert report.status() == 0
 
 

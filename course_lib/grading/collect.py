@@ -844,8 +844,8 @@ def _other_assignment(f: _File, run: _Run) -> str | None:
               if a != run.assignment}
     owner = max(sorted(shared), key=shared.get, default=None)
     if owner is None or shared[owner] == 0:
-        f.remarks.append(f"none of its nbgrader cells (grade_id) is one of "
-                         f"{run.assignment}'s: grading matches its cells by their content")
+        f.remarks.append(f"none of its nbgrader cells (grade_id) is {run.assignment}'s "
+                         "alone: grading matches its cells by their content")
         return None
     theirs = Path(run.coursedir.format_path(run.coursedir.release_directory, ".", owner))
     name = next(iter(sorted(theirs.glob("*.ipynb"))), Path(f"{owner}.ipynb")).name
