@@ -21,6 +21,10 @@ Over nbgrader's behaviour it adds:
 - **a dead or hung kernel costs only that cell**: the kernel is started again,
   the cells that ran before are replayed (their outputs kept from the first run),
   the cell that killed it is marked, and grading goes on with the next cell;
+- **a looping exercise is stopped once**: after a cell of exercise X (its solution
+  cell, or a test cell checking it) ran past its time limit or killed the kernel,
+  the later test cells of X are not run in the fresh kernel (each would call the
+  same code and wait out the same limit): they score 0, saying why in plain words;
 - **output capped by bytes while it streams**, every kind (printed text, displays
   and their updates, results, errors, widget messages), so a cell printing without
   end cannot fill the grader's memory; no widget state is kept.
@@ -28,6 +32,7 @@ Over nbgrader's behaviour it adds:
 
 from __future__ import annotations
 
+import ast
 import copy
 import hashlib
 import json
@@ -129,6 +134,8 @@ class GradingExecute(Execute):
         self._notebook_bytes = 0
         self._cut: set[int] = set()
         self._events: list[str] = []
+        #: exercise -> why its code is not run again (it hung or killed the kernel)
+        self._stopped: dict[str, str] = {}
         self._cell_limit = self.timeout
         limit_memory(self.grader_memory_limit)
         # The grader's own folder: the stripped course_lib and the grader's socket. The
@@ -207,6 +214,9 @@ class GradingExecute(Execute):
                     position += 1
                 self._mark(nb.cells[index], index, "DeadKernelError" if died else
                            "CellTimeoutError", what + "; grading went on with a fresh kernel")
+                for name in self._cell_exercises(nb.cells[index], index):
+                    self._stopped.setdefault(name, "killed the kernel" if died else
+                                             f"ran past its time limit ({self.timeout} s)")
                 if restarts > self.max_restarts:
                     for later in code[position:]:
                         self._mark(nb.cells[later], later, "TooManyRestarts",
@@ -242,6 +252,12 @@ class GradingExecute(Execute):
             return
         _, planned = self._plans[index]
         steps = [] if isinstance(planned, Exception) else planned
+        stopped = sorted({step.exercise for step in steps} & set(self._stopped))
+        if stopped:  # it would call the code that hung (or crashed) again: 0, saying why
+            self._mark(cell, index, "ExerciseStopped", "; ".join(
+                f"not run: {name}'s code {self._stopped[name]} in an earlier cell"
+                for name in stopped))
+            return
         self._referee.testing({step.exercise for step in steps},
                               hidden={s.exercise for s in steps if s.kind == "check" and s.hidden})
         # the kernel runs the gradebook's test without its expected values
@@ -256,6 +272,27 @@ class GradingExecute(Execute):
             self._judge(self._restore(cell, running, index), index, *self._referee.done())
             raise
         self._judge(self._restore(cell, running, index), index, *self._referee.done())
+
+    def _cell_exercises(self, cell, index: int) -> set[str]:
+        """The exercises whose code a cell runs: a test cell's, from its plan (the
+        gradebook's source); a solution cell's, its grade_id and the names it defines.
+
+        Any other cell (a demo, the student's own) belongs to no exercise: it may loop
+        by itself, and must not cost an exercise its points.
+        """
+        if index in self._plans:
+            planned = self._plans[index][1]
+            return set() if isinstance(planned, Exception) else {s.exercise for s in planned}
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if cell.get("cell_type") != "code" or not meta.get("solution"):
+            return set()
+        names = {meta.get("grade_id")}
+        try:
+            names |= {node.name for node in ast.parse(cell.source).body
+                      if isinstance(node, ast.FunctionDef | ast.ClassDef)}
+        except (SyntaxError, ValueError, TypeError):
+            pass  # it defines nothing then: its grade_id alone says which exercise it is
+        return names & set(self._exercises)
 
     def _restore(self, cell, running, index: int):
         """Put the gradebook's cell back in the notebook (nbclient stored the one that ran)."""
@@ -418,6 +455,8 @@ _EVENTS = {
                         "the rest was graded with a fresh kernel",
     "NotebookTimeLimit": "the notebook's time limit was reached: the cells after it were not run",
     "TooManyRestarts": "the kernel died or hung too often: the rest of the notebook was not run",
+    "ExerciseStopped": "the later test cells of an exercise whose code hung or killed the kernel "
+                       "were not run again (they score 0)",
 }
 
 #: output types that cannot run anything where a graded notebook is shown (the formgrader,
