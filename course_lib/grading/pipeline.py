@@ -21,15 +21,38 @@ from being graded:
   graded when it died (each worker leaves a marker file while it grades) are
   graded again one at a time, each alone in its own pool, so that the one that
   kills its worker again is known, reported, and costs no one else anything.
+
+Only what changed is graded again (``regrade_all`` grades everyone, ``students`` exactly
+those named). After nbgrader graded a submission successfully, the grader writes a
+record in ``.nncourse/graded/<assignment>/<student>.json``, where no student can
+write. A submission is *unchanged*, and keeps its scores without running a kernel,
+only if the record says it was graded from the same inputs by the same grader:
+
+- the same submitted folder: every file's name and bytes, ``timestamp.txt`` included
+  (the digest of what is there now, not of anything the notebook says of itself);
+- the same assignment: its cells, points and due date in the gradebook, and the
+  files of its release (so releasing it again with any change regrades everyone);
+- the same course secret (by fingerprint), and the same grader: the files of
+  course_lib that run while grading (the grader, the checks, the references they
+  compare with, what the kernel imports), the course's nbgrader_config.py (time
+  limits...) and the versions of nbgrader, NumPy and Python;
+- and the gradebook and autograded/ still hold that grading: every test cell of the
+  submission with its score, the scores, timestamp and extension unchanged since.
+
+Anything else (no record, an unreadable one, a grading that failed or never ended:
+its record is removed before it is graded, and only a success writes one) grades it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import multiprocessing
 import os
 import shutil
+import stat
+import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -37,7 +60,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from . import intake
+from . import intake, secret
 from .course import DB_BUSY_TIMEOUT, Course, as_course, load_api
 from .report import plain_id, quoted
 
@@ -49,6 +72,9 @@ STAGING = Path(".nncourse") / "staging"
 
 #: Where each grading worker leaves a marker naming the job it is grading, while it does.
 RUNNING = Path(".nncourse") / "running"
+
+#: Where the grader records what it graded last: <assignment>/<student>.json.
+GRADED = Path(".nncourse") / "graded"
 
 @dataclass(frozen=True)
 class GradeJob:
@@ -65,6 +91,9 @@ class GradeJob:
     #: True when the notebook was not graded because grading itself failed (its worker
     #: died, the run stopped): the instructor should grade it again
     needs_regrade: bool = False
+    #: True when it was not graded again, being unchanged since its last grading, whose
+    #: scores stand (the first note says since when, the others are that grading's)
+    reused: bool = False
 
 
 def submissions(course_root, assignment: str) -> list[str]:
@@ -80,8 +109,10 @@ def not_graded(assignment: str, student: str, why: str, needs_regrade: bool = Tr
 
 
 def grade(course_root, assignments, workers: int | None = None, progress: bool = True,
-          sandbox: bool = True, students=None, results: list | None = None):
-    """Autograde every submission of ``assignments``; return one :class:`GradeJob` each.
+          sandbox: bool = True, students=None, results: list | None = None,
+          regrade_all: bool = False):
+    """Autograde the submissions of ``assignments`` that are new or changed since their
+    last grading; return one :class:`GradeJob` for every submission.
 
     Parameters
     ----------
@@ -96,10 +127,16 @@ def grade(course_root, assignments, workers: int | None = None, progress: bool =
     sandbox : bool, default True
         Run the students' kernels in the sandbox (:mod:`course_lib.grading.sandbox`).
     students : iterable of str, optional
-        Grade only these students' submissions.
+        Grade only these students' submissions, changed or not.
     results : list, optional
         Each GradeJob is appended here as soon as it is known, so that a caller keeps
         what was graded even if the run stops half-way (Ctrl-C, a full disk).
+    regrade_all : bool, default False
+        Grade every submission, changed or not. Otherwise (and without ``students``) a
+        submission unchanged since its last successful grading (see the module's
+        docstring for what that takes) is not graded again: its GradeJob has
+        ``reused=True``, ``seconds=0``, and the notes of that grading after one saying
+        since when; its scores are the gradebook's.
 
     Returns
     -------
@@ -126,8 +163,15 @@ def grade(course_root, assignments, workers: int | None = None, progress: bool =
     # grading process that dies cannot remove its own; by the end every kernel is gone
     controls = Path(tempfile.mkdtemp(prefix="nncourse-"))
     try:
-        intakes = {}
+        intakes, keys = {}, {}
+        inputs = _Inputs(course)
+        reusable = _reusable(course, jobs, inputs) if only is None and not regrade_all else {}
         for a, s in jobs:
+            if (a, s) in reusable:
+                done(reusable[a, s])
+                continue
+            keys[a, s] = inputs.key(a, s)  # before staging: a later change is a change
+            _forget(course, a, s)  # from here on, that grading is not this submission's
             taken = _stage(course, a, s, staging)
             if taken.staged:
                 intakes[a, s] = taken
@@ -139,8 +183,11 @@ def grade(course_root, assignments, workers: int | None = None, progress: bool =
             running.mkdir(parents=True)
 
             def graded(job: GradeJob):
-                done(replace(job, notes=tuple(intakes[job.assignment, job.student].notes)
-                             + job.notes))
+                job = replace(job, notes=tuple(intakes[job.assignment, job.student].notes)
+                              + job.notes)
+                if job.success:
+                    _remember(course, job, keys.get((job.assignment, job.student)))
+                done(job)
 
             course.memo[__name__, "controls"] = str(controls)
             _grade_staged(course, list(intakes), workers, running, graded)
@@ -178,6 +225,246 @@ def _create_students(course: Course, students):
     with course.gradebook() as gb:
         for student in students:
             gb.update_or_create_student(student)
+
+
+# --- what was graded last, and whether it still holds ----------------------------------
+
+class _Inputs:
+    """What the grading of a submission depends on, as digests (worked out once per run)."""
+
+    def __init__(self, course: Course):
+        self.course = course
+        self._keys: dict = {}
+        self._assignments: dict = {}
+        self._grader = None
+
+    def key(self, assignment: str, student: str) -> dict | None:
+        """The digests of the submission, its assignment, the course secret and the
+        grader; None when one cannot be worked out (then it is graded, and not recorded)."""
+        if (assignment, student) not in self._keys:
+            try:
+                if self._grader is None:
+                    self._grader = _grader_digest(self.course)
+                if assignment not in self._assignments:
+                    self._assignments[assignment] = _assignment_digest(self.course, assignment)
+                submitted = _folder_digest(self.course.folder("submitted", student, assignment),
+                                           limit=intake.DEFAULT_MAX_BYTES)
+                key = {"assignment": assignment, "student": student, "submission": submitted,
+                       "release": self._assignments[assignment], **self._grader}
+            except Exception:  # unreadable, unreleased...: grade it, as if it were new
+                key = None
+            self._keys[assignment, student] = key
+        return self._keys[assignment, student]
+
+
+def _reusable(course: Course, jobs, inputs: _Inputs) -> dict:
+    """{(assignment, student): GradeJob} for the submissions unchanged since their last
+    grading, which is still the gradebook's."""
+    candidates = []
+    for a, s in jobs:
+        record = _read_record(course, a, s)
+        if record is not None and record["key"] == inputs.key(a, s):
+            candidates.append((a, s, record))
+    reused = {}
+    if not candidates:
+        return reused
+    # whatever cannot be read here (the gradebook, autograded/) is graded again
+    with contextlib.suppress(Exception), course.gradebook() as gb:
+        for a, s, record in candidates:
+            try:
+                state = _graded_state(course, gb, a, s)
+            except Exception:
+                continue
+            if state is None or state != record["graded"]:
+                continue
+            reused[a, s] = GradeJob(
+                a, s, True, "", "", 0.0,
+                (f"not graded again: unchanged since {record['graded_at']}",
+                 *record["notes"]), reused=True)
+    return reused
+
+
+def _remember(course: Course, job: GradeJob, key: dict | None) -> None:
+    """Record what ``job`` (a success) graded, to tell next time whether it changed."""
+    path = _record_path(course, job.assignment, job.student)
+    if key is None or path is None:
+        return
+    from datetime import datetime
+
+    partial = None
+    try:
+        with course.gradebook() as gb:
+            state = _graded_state(course, gb, job.assignment, job.student)
+        if state is None:  # the gradebook does not hold it all: next time grades it again
+            return
+        record = {"key": key, "graded": state,
+                  "graded_at": datetime.now().astimezone().isoformat(timespec="seconds"),
+                  "notes": list(job.notes), "seconds": round(job.seconds, 3)}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, partial = tempfile.mkstemp(dir=path.parent, prefix=".record-")
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(record, f, indent=1)
+        os.replace(partial, path)
+    except Exception:  # no record costs only a regrade next time; never this run
+        if partial:
+            with contextlib.suppress(OSError):
+                os.unlink(partial)
+
+
+def _forget(course: Course, assignment: str, student: str) -> None:
+    """Remove the record of an earlier grading: this one is about to replace it."""
+    path = _record_path(course, assignment, student)
+    if path is not None:
+        with contextlib.suppress(OSError):
+            path.unlink(missing_ok=True)
+
+
+def _record_path(course: Course, assignment: str, student: str) -> Path | None:
+    # a plain id has no / and cannot be . or ..: it names a file in the folder
+    return course.root / GRADED / assignment / f"{student}.json" if plain_id(student) else None
+
+
+def _read_record(course: Course, assignment: str, student: str) -> dict | None:
+    """The record of the last grading, if there is one that can be read."""
+    path = _record_path(course, assignment, student)
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (AttributeError, OSError, ValueError):
+        return None
+    if not isinstance(record, dict) or not isinstance(record.get("key"), dict) \
+            or not isinstance(record.get("graded"), str) \
+            or not isinstance(record.get("graded_at"), str) \
+            or not isinstance(record.get("notes"), list) \
+            or not all(isinstance(note, str) for note in record["notes"]):
+        return None
+    return record
+
+
+def _graded_state(course: Course, gb, assignment: str, student: str) -> str | None:
+    """A digest of what the gradebook and autograded/ hold of the submission's grading
+    (every test cell's score, the timestamp and extension, the graded files); None
+    unless every autograded test cell of every notebook has a score."""
+    from nbgrader.api import MissingEntry
+
+    try:
+        submission = gb.find_submission(assignment, student)
+    except MissingEntry:
+        return None
+    expected, tests = set(), set()
+    for notebook in submission.assignment.notebooks:
+        answers = {cell.name for cell in notebook.solution_cells}  # graded by hand
+        for cell in notebook.grade_cells:
+            expected.add((notebook.name, cell.name))
+            if cell.cell_type == "code" and cell.name not in answers:
+                tests.add((notebook.name, cell.name))
+    scores = []
+    for notebook in submission.notebooks:
+        for grade in notebook.grades:
+            if (notebook.name, grade.name) in tests and grade.auto_score is None:
+                return None
+            scores.append([notebook.name, grade.name, grade.auto_score])
+    folder = course.folder("autograded", student, assignment)
+    if {(n, g) for n, g, _ in scores} != expected or not all(
+            (folder / f"{notebook.name}.ipynb").is_file()
+            for notebook in submission.assignment.notebooks):
+        return None
+    return _digest({"scores": sorted(scores), "timestamp": str(submission.timestamp),
+                    "extension": str(submission.extension),
+                    "autograded": _folder_digest(folder)})
+
+
+def _assignment_digest(course: Course, assignment: str) -> str:
+    """The assignment as released: its cells, points and due date in the gradebook, and
+    the files of its release folder."""
+    with course.gradebook() as gb:
+        source = gb.find_assignment(assignment)
+        described = {"duedate": str(source.duedate), "notebooks": [{
+            "name": nb.name, "kernelspec": nb.kernelspec,
+            "grade": sorted([c.name, c.cell_type, c.max_score] for c in nb.grade_cells),
+            "task": sorted([c.name, c.cell_type, c.max_score] for c in nb.task_cells),
+            "solution": sorted(c.name for c in nb.solution_cells),
+            "source": sorted([c.name, c.cell_type, c.locked, c.checksum, c.source]
+                             for c in nb.source_cells),
+        } for nb in sorted(source.notebooks, key=lambda nb: nb.name)]}
+    release = course.folder("release", ".", assignment)
+    described["release"] = _folder_digest(release) if release.is_dir() else ""
+    return _digest(described)
+
+
+#: The parts of course_lib that never run while a notebook is graded (the command line,
+#: the LMS intake, the report written from the gradebook afterwards): changing them
+#: regrades no one.
+_AROUND_GRADING = ("__pycache__", "*.pyc", "grading/cli.py", "grading/collect.py",
+                   "grading/report.py", "grading/templates")
+
+
+def _grader_digest(course: Course) -> dict:
+    """The course secret's fingerprint, and a digest of the grader: course_lib (the
+    grader, the checks, the references they judge with, what the kernel imports) but
+    :data:`_AROUND_GRADING`, the course's config and the tools' versions."""
+    import nbgrader
+    import numpy
+
+    import course_lib
+
+    configured = course.config.GradingExecute.get("secret_folder")
+    key = secret.course_secret(Path(configured) if isinstance(configured, str) and configured
+                               else course.root)
+    config = course.root / "nbgrader_config.py"
+    return {"secret": secret.fingerprint(key), "grader": _digest({
+        "course_lib": _folder_digest(Path(course_lib.__file__).parent,
+                                     ignore=_AROUND_GRADING),
+        "config": _file_digest(config) if config.is_file() else "",
+        "versions": [nbgrader.__version__, numpy.__version__, sys.version]})}
+
+
+def _folder_digest(folder: Path, limit: int | None = None, ignore=()) -> str:
+    """sha256 of everything in ``folder``: each entry's relative name, its kind, and a
+    file's bytes (or a link's target: links are not followed).
+
+    A file over ``limit`` bytes counts by its size alone: intake never reads one that
+    large (it checks the size first), so its bytes cannot change a grade, and a huge
+    file is not read at every run. Entries whose name or relative path matches a
+    pattern of ``ignore`` are left out. Unreadable entries raise.
+    """
+    from fnmatch import fnmatch
+
+    def raise_(error):
+        raise error
+
+    def kept(root, name):
+        relative = Path(root, name).relative_to(folder).as_posix()
+        return not any(fnmatch(name, p) or fnmatch(relative, p) for p in ignore)
+
+    digest = hashlib.sha256()
+    for root, dirs, files in os.walk(folder, onerror=raise_):
+        dirs[:] = sorted(d for d in dirs if kept(root, d))
+        for name in sorted(dirs + [f for f in files if kept(root, f)]):
+            path = Path(root, name)
+            info = path.lstat()
+            if stat.S_ISLNK(info.st_mode):
+                kind, content = b"link", os.fsencode(os.readlink(path))
+            elif stat.S_ISDIR(info.st_mode):
+                kind, content = b"folder", b""
+            elif not stat.S_ISREG(info.st_mode):  # a pipe, a device: never read
+                kind, content = b"other", oct(info.st_mode).encode()
+            elif limit is not None and info.st_size > limit:
+                kind, content = b"file", f"{info.st_size} bytes, not read".encode()
+            else:
+                kind, content = b"file", _file_digest(path).encode()
+            # no name or target holds a NUL byte: each entry reads back one way only
+            digest.update(b"\0".join([os.fsencode(path.relative_to(folder).as_posix()), kind,
+                                      content]) + b"\0\n")
+    return digest.hexdigest()
+
+
+def _file_digest(path: Path) -> str:
+    with path.open("rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def _digest(value) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
 
 
 # --- the pool, and what happens when a worker dies -------------------------------------
