@@ -49,8 +49,8 @@ def graded_class(tmp_path_factory):
               for p in (course / "submitted").rglob("*.ipynb")}
 
     runs = []
-    for _ in range(2):
-        assert main(["--course", str(course), "grade", "--no-progress"]) == 0
+    for again in ([], ["--all"]):  # the second time, everyone is graded again
+        assert main(["--course", str(course), "grade", "--no-progress", *again]) == 0
         with (course / "reports" / FOLDER / "scores.csv").open() as f:
             runs.append({row["student"]: row for row in csv.DictReader(f)})
     return course, runs, before

@@ -168,7 +168,8 @@ def test_the_report_is_written_and_the_exit_status_asks_for_a_regrade(graded):
     folder = course / "reports" / FOLDER
     assert status == 1  # two notebooks must be graded again
     assert (folder / "scores.png").read_bytes().startswith(b"\x89PNG")
-    assert text.startswith(f"{FOLDER}: 11 submissions, 26 autograded points\n")
+    assert text.startswith(f"{FOLDER}: 11 submissions, 26 autograded points and 6 for written "
+                           "answers graded by hand\n")
 
 
 def test_honest_neighbours_keep_their_scores(graded):

@@ -11,6 +11,13 @@ sane length, so that nothing a student writes can add or forge a row. In the CSV
 a text cell that a spreadsheet would read as a formula (``=``, ``+``, ``-``, ``@``)
 starts with a quote. A submission that was not graded in this run scores 0 here,
 whatever an earlier run left in the gradebook.
+
+The total is nbgrader's, as ``nbgrader export`` gives it: the autograded points, plus
+the written answers' points once graded by hand (until then they are "pending", not
+0), less nbgrader's late penalty. Beside it: the student's name from the gradebook
+(``collect --roster``), the LMS's LATE mark and how late the timestamp says it was;
+and every student collect heard of who has no gradable notebook (a ``.py`` only,
+another assignment's notebook, nothing at all), with collect's reason.
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ from __future__ import annotations
 import csv
 import re
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 __all__ = ["AssignmentReport", "build_report", "format_report", "plain_id", "quoted",
@@ -58,9 +65,30 @@ class AssignmentReport:
     problems: list = field(default_factory=list)
     #: the fingerprint of the course secret the hidden tests' fresh cases were drawn from
     secret: str = ""
+    #: the points of the written answers, graded by hand (0 when there are none)
+    written_max: float = 0.0
+    #: student -> (points of the written answers graded so far, how many still pending)
+    written: dict = field(default_factory=dict)
+    #: student -> nbgrader's late penalty (points taken off the total)
+    penalty: dict = field(default_factory=dict)
+    #: student -> the name the gradebook knows (from the roster or the LMS's file names)
+    names: dict = field(default_factory=dict)
+    #: student -> "late" lines: the LMS's LATE mark, how late the timestamp says
+    late: dict = field(default_factory=dict)
+    #: student -> why collect found no gradable notebook for them (they have no scores)
+    absent: dict = field(default_factory=dict)
+    #: the students whose submission was unchanged, so not graded again in this run
+    reused: list = field(default_factory=list)
 
     def total(self, student) -> float:
-        return sum(self.scores.get(student, {}).values())
+        """The student's grade, as nbgrader's export gives it: autograded points, plus the
+        written answers graded so far, less the late penalty, never below 0."""
+        raw = sum(self.scores.get(student, {}).values()) + self.written.get(student, (0, 0))[0]
+        return max(0.0, raw - self.penalty.get(student, 0.0))
+
+    def pending(self, student) -> int:
+        """How many of the student's written answers are still to be graded by hand."""
+        return self.written.get(student, (0, 0))[1]
 
     @property
     def max_total(self) -> float:
@@ -102,23 +130,70 @@ def build_report(course_root, assignment: str, jobs=()) -> AssignmentReport:
                     report.exercises.append(exercise)
                     report.max_points[exercise] = 0.0
                 report.max_points[exercise] += cell.max_score
-        for student in sorted(s.id for s in gb.students):
+        for notebook in source.notebooks:
+            report.written_max += sum(c.max_score for c in notebook.grade_cells
+                                      if c.cell_type != "code")
+        for student in gb.students:
+            name = " ".join(part for part in (student.first_name, student.last_name) if part)
+            if name:
+                report.names[student.id] = name
             try:
-                submission = gb.find_submission(assignment, student)
+                submission = gb.find_submission(assignment, student.id)
             except MissingEntry:
                 continue
             per_exercise = dict.fromkeys(report.exercises, 0.0)
+            written, pending = 0.0, 0
             for notebook in submission.notebooks:
                 for grade in notebook.grades:
                     if grade.cell_type != "code":
+                        if grade.manual_score is None:
+                            pending += 1
+                        written += grade.manual_score or 0.0
                         continue
                     per_exercise[_exercise(grade.name)] += grade.auto_score or 0.0
                     if (grade.auto_score or 0.0) < grade.max_score:
                         report.failed_cells[grade.name] += 1
-            report.scores[student] = per_exercise
+            report.scores[student.id] = per_exercise
+            report.written[student.id] = (written, pending)
+            if submission.late_submission_penalty:
+                report.penalty[student.id] = submission.late_submission_penalty
+            if submission.total_seconds_late > 0:
+                report.late.setdefault(student.id, []).append(
+                    f"submitted {_duration(submission.total_seconds_late)} after the due date "
+                    f"(timestamp.txt)")
     _add_jobs(report, jobs)
+    _add_collected(report, course_root)
     report.secret = _secret_fingerprint(as_course(course_root).root)
     return report
+
+
+def _duration(seconds: float) -> str:
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            n = seconds / size
+            return f"{n:.1f} {unit}s" if n != 1 else f"1 {unit}"
+    return f"{seconds:.0f} seconds"
+
+
+def _add_collected(report: AssignmentReport, course_root) -> None:
+    """What collect decided: the LMS's LATE marks, and the students it found no gradable
+    notebook for (they get a row of their own, with collect's reason)."""
+    from .collect import CollectError, decisions
+    from .course import as_course
+
+    try:
+        decided = decisions(as_course(course_root).root, report.assignment)
+    except CollectError as error:  # the scores stand; what collect decided is missing
+        report.problems.append(f"what collect decided is missing: {error}")
+        return
+    for student, decision in decided.items():
+        if decision.late:
+            report.late.setdefault(student, []).insert(0, "the LMS marked it LATE")
+        if decision.name and student not in report.names:
+            report.names[student] = decision.name
+        if student not in report.scores and decision.status not in ("collected", "unchanged",
+                                                                      "kept"):
+            report.absent[student] = f"no gradable notebook: {decision.why}"
 
 
 def _secret_fingerprint(root: Path) -> str:
@@ -138,6 +213,10 @@ def _add_jobs(report: AssignmentReport, jobs) -> None:
     for job in jobs:
         if job.assignment != report.assignment:
             continue
+        if getattr(job, "reused", False):  # one line for them all, below the table
+            report.reused.append(job.student)
+            job = replace(job, notes=tuple(  # the rest are that grading's own notes
+                note for note in job.notes if not note.startswith("not graded again:")))
         lines = unusual(job)
         if lines:
             report.notes[job.student] = lines
@@ -162,24 +241,68 @@ def shown_id(student: str) -> str:
     return student if plain_id(student) else quoted(student)
 
 
+def _short(name: str, limit: int = 30) -> str:
+    """A student's name in the table: as it is, cut to ``limit``; quoted if unprintable."""
+    if not name.isprintable():
+        return quoted(name, limit)
+    return name if len(name) <= limit else name[:limit - 1] + "…"
+
+
+def _written(report: AssignmentReport, student) -> str:
+    points, pending = report.written.get(student, (0.0, 0))
+    if not pending:
+        return f"{points:g}"
+    return "pending" if not points else f"{points:g}+pending"
+
+
 def format_report(report: AssignmentReport, most_failed: int = 5) -> str:
     """The report as text: a table per student, notes, then the class per exercise."""
     names = report.exercises
-    width = max([7, *(len(shown_id(s)) for s in report.scores)])
+    students = sorted({*report.scores, *report.absent})
+    width = max([7, *(len(shown_id(s)) for s in students)])
+    who = {s: _short(report.names.get(s, "")) for s in students}
+    name_width = max((len(n) for n in who.values()), default=0)
     cols = {e: max(len(e), 5) for e in names}
-    head = f"{'student':<{width}} " + " ".join(f"{e:>{cols[e]}}" for e in names) + f" {'total':>9}"
-    out = [f"{report.assignment}: {len(report.scores)} submissions, "
-           f"{report.max_total:g} autograded points"]
+    extra = []  # the columns only some assignments need: (title, width, value of a student)
+    if report.written_max:
+        extra.append(("written", 9, lambda s: _written(report, s)))
+    if report.penalty:
+        extra.append(("late", 6, lambda s: f"-{report.penalty[s]:g}" if s in report.penalty
+                      else ""))
+    head = (f"{'student':<{width}} " + (f"{'name':<{name_width}} " if name_width else "")
+            + " ".join(f"{e:>{cols[e]}}" for e in names)
+            + "".join(f" {title:>{w}}" for title, w, _ in extra) + f" {'total':>9}")
+    points = f"{report.max_total:g} autograded points"
+    if report.written_max:
+        points += f" and {report.written_max:g} for written answers graded by hand"
+    out = [f"{report.assignment}: {len(report.scores)} submissions, {points}"]
+    if report.absent:
+        n = len(report.absent)
+        out[0] += f"; {n} student{'s' * (n != 1)} without a gradable notebook"
     out += [f"INCOMPLETE: {problem}" for problem in report.problems]
+    if report.reused:
+        n = len(report.reused)
+        out.append(f"{n} submission{'s were' if n != 1 else ' was'} unchanged since last "
+                   "graded, so not graded again (their scores are that grading's; "
+                   "`nncourse grade --all` grades everyone again)")
     if report.secret:
         out.append(f"hidden tests: new inputs drawn from the course secret {report.secret} "
                    f"(.nncourse/secret), each student's notebook and exercise; a regrade of "
                    f"the same notebooks with this secret draws the same")
     out += ["", head, "-" * len(head)]
-    for student, per in sorted(report.scores.items()):
-        row = " ".join(f"{per[e]:>{cols[e]}g}" for e in names)
-        out.append(f"{shown_id(student):<{width}} {row} {report.total(student):>9g}")
-        for line in report.notes.get(student, []):
+    for student in students:
+        first = f"{shown_id(student):<{width}} " + (f"{who[student]:<{name_width}} "
+                                                    if name_width else "")
+        if student in report.scores:
+            per = report.scores[student]
+            row = " ".join(f"{per[e]:>{cols[e]}g}" for e in names)
+            row += "".join(f" {value(student):>{w}}" for _, w, value in extra)
+            out.append(f"{first}{row} {report.total(student):>9g}")
+        else:
+            row = " ".join(f"{'-':>{cols[e]}}" for e in names)
+            row += "".join(f" {'-':>{w}}" for _, w, _ in extra)
+            out.append(f"{first}{row} {0:>9g}")
+        for line in _lines(report, student):
             out.append(f"{'':<{width}}   ! {line}")
     out += ["", "per exercise (points: number of students)"]
     for e in names:
@@ -191,7 +314,21 @@ def format_report(report: AssignmentReport, most_failed: int = 5) -> str:
         out += ["", "test cells failed most often"]
         for grade_id, n in report.failed_cells.most_common(most_failed):
             out.append(f"  {grade_id:<32} {n} of {len(report.scores)} students")
+    pending = sum(report.pending(s) for s in report.scores)
+    if pending:
+        out += ["", f"{pending} written answer{'s' * (pending != 1)} still to be graded by "
+                    "hand (nbgrader's formgrader); their points are not in the totals yet"]
     return "\n".join(out)
+
+
+def _lines(report: AssignmentReport, student) -> list[str]:
+    """The plain-words lines of one student: lateness, why no notebook, grading notes."""
+    lines = [f"late: {line}" for line in report.late.get(student, [])]
+    if student in report.penalty:
+        lines.append(f"late penalty: -{report.penalty[student]:g} (nbgrader's, as exported)")
+    if student in report.absent:
+        lines.append(report.absent[student])
+    return lines + report.notes.get(student, [])
 
 
 def save_report(report: AssignmentReport, folder: Path) -> list[Path]:
@@ -201,11 +338,19 @@ def save_report(report: AssignmentReport, folder: Path) -> list[Path]:
     csv_path, text_path, png_path = (folder / n for n in ("scores.csv", "report.txt", "scores.png"))
     with csv_path.open("w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
-        writer.writerow(["student", *report.exercises, "total", "notes"])
-        for student, per in sorted(report.scores.items()):
-            notes = [*report.problems, *report.notes.get(student, [])]
-            writer.writerow([_cell(shown_id(student)), *(per[e] for e in report.exercises),
-                             report.total(student), _cell(" | ".join(notes))])
+        writer.writerow(["student", "name", *report.exercises, "written", "late penalty",
+                         "total", "notes"])
+        for student in sorted({*report.scores, *report.absent}):
+            notes = [*report.problems, *_lines(report, student)]
+            if student in report.scores:
+                per = report.scores[student]
+                values = [*(per[e] for e in report.exercises),
+                          _written(report, student) if report.written_max else "",
+                          report.penalty.get(student, ""), report.total(student)]
+            else:
+                values = [""] * (len(report.exercises) + 2) + [0.0]
+            writer.writerow([_cell(shown_id(student)), _cell(report.names.get(student, "")),
+                             *values, _cell(" | ".join(notes))])
     text_path.write_text(format_report(report) + "\n", encoding="utf-8")
     try:
         _plot(report, png_path)
