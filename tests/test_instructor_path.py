@@ -224,6 +224,15 @@ def test_feedback_and_export_agree_with_the_report(graded):
     assert feedback.returncode == 0, feedback.stderr
     html = (course / "feedback" / JANE_A[1] / FOLDER / f"{NAME}.html").read_text()
     assert "pending" in html
+    # named as each LMS named the download, for its bulk upload of feedback files
+    with zipfile.ZipFile(course / "reports" / FOLDER / "feedback-for-lms.zip") as z:
+        assert sorted(z.namelist()) == sorted([
+            f"{JANE_A[0]}_{JANE_A[1]}_501_{NAME}.html", f"{JANE_B[0]}_{JANE_B[1]}_502_{NAME}.html",
+            f"garciamaria_{MARIA}_504_{NAME}.html", f"leeanna_late_{LEE}_505_{NAME}.html",
+            f"Ana Lopez_{ANA_A}_assignsubmission_file_/{NAME}.html",
+            f"Ana Lopez_{ANA_B}_assignsubmission_file_/{NAME}.html"])
+        assert z.read(f"garciamaria_{MARIA}_504_{NAME}.html").decode() == (
+            course / "feedback" / MARIA / FOLDER / f"{NAME}.html").read_text()
     export = _nncourse(course, "export", "--to", "grades.csv", cwd=elsewhere)
     assert export.returncode == 0, export.stderr
     exported = {row["student_id"]: row for row in csv.DictReader(

@@ -341,7 +341,7 @@ def _shown(path: Path, course: Path) -> str:
 
 def _feedback(args) -> int:
     from .course import Course
-    from .feedback import generate_feedback
+    from .feedback import for_the_lms, generate_feedback
 
     (assignment,) = _assignments(args.course, [args.assignment])
     course = Course(args.course)
@@ -360,6 +360,12 @@ def _feedback(args) -> int:
     folder = Path(course.coursedir.root, course.coursedir.feedback_directory)
     print(f"{assignment}: feedback for {len(graded)} student{'s' * (len(graded) != 1)} "
           f"written to {_shown(folder, args.course)}/<student>/{assignment}/")
+    packed = for_the_lms(course, assignment)
+    if packed:
+        path, n = packed
+        print(f"  and {n} of them named as the LMS named the downloads, for its bulk upload "
+              f"(Moodle: upload multiple feedback files in a zip; Canvas: re-upload "
+              f"submissions): {_shown(path, args.course)}")
     return 0
 
 

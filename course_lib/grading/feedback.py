@@ -9,15 +9,30 @@ marks those cells (and counts them), and the page's template
 as "pending" and says, under the total, that their points are not in it yet::
 
     result = generate_feedback(course, "01_activations")   # nbgrader's result dict
+    for_the_lms(course, "01_activations")   # reports/01_activations/feedback-for-lms.zip
+
+:func:`for_the_lms` packs the feedback pages named as the LMS named each student's
+download (what collect kept in collect.json), which is how Moodle's "Upload multiple
+feedback files in a zip" and Canvas's "Re-upload submissions" match a file to its
+student: ``Ana Lopez_700001_assignsubmission_file_/activations.html`` for Moodle,
+``garciamaria_11111_504_activations.html`` for Canvas.
 """
 
 from __future__ import annotations
 
+import re
+import zipfile
 from pathlib import Path
 
 from nbgrader.preprocessors import GetGrades
 
-__all__ = ["GetGradesPending", "generate_feedback"]
+__all__ = ["GetGradesPending", "for_the_lms", "generate_feedback"]
+
+#: The start of a file's name in an LMS download that names its student, which the LMS
+#: reads back from a feedback file's name: Moodle's "<Full Name>_<id>_assignsubmission_file_"
+#: (a folder, or the start of a flat name), Canvas's "<name>_[LATE_]<user id>_<file id>_".
+LMS_PREFIXES = (re.compile(r"(?:.*/)?([^/]+_\d+_assignsubmission_file_/?)"),
+                re.compile(r"(?:.*/)?([^/]+?_(?:late_)?\d+_\d+_)", re.IGNORECASE))
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -64,3 +79,38 @@ def generate_feedback(course, assignment: str) -> dict:
         app.update_config(config)
         app.force = True
         return capture_log(app)
+
+
+def for_the_lms(course, assignment: str) -> tuple[Path, int] | None:
+    """Zip the feedback of every student collected from an LMS download, each page named
+    as the LMS named that student's file; the zip's path (in the assignment's reports)
+    and how many pages it holds, or None when no student came from an LMS download."""
+    from .collect import decisions
+
+    root = Path(course.coursedir.root)
+    pages = []
+    for student, decision in sorted(decisions(root, assignment).items()):
+        prefix = _lms_prefix(decision.source or "")
+        folder = Path(course.coursedir.format_path(course.coursedir.feedback_directory,
+                                                   student, assignment))
+        if prefix is None or not folder.is_dir():
+            continue
+        pages += [(page, prefix + page.name) for page in sorted(folder.glob("*.html"))]
+    if not pages:
+        return None
+    path = root / "reports" / assignment / "feedback-for-lms.zip"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    part = path.with_name(path.name + ".part")
+    with zipfile.ZipFile(part, "w", zipfile.ZIP_DEFLATED) as z:
+        for page, name in pages:
+            z.write(page, name)
+    part.replace(path)
+    return path, len(pages)
+
+
+def _lms_prefix(source: str) -> str | None:
+    for pattern in LMS_PREFIXES:
+        found = pattern.match(source)
+        if found:
+            return found.group(1)
+    return None
