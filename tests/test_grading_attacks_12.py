@@ -1,6 +1,16 @@
-"""Attacks on collect, the report, the LMS feedback zip, `nncourse due` and the time-limit
-skip, by a student who has read the source (review 12). Each test is a bug still open,
-marked ``xfail(strict=True)``: it passes once the bug is fixed, and then the mark must go.
+"""Attacks on collect, the report, the export, the LMS feedback zip, `nncourse due` and
+the time-limit skip, by a student who has read the source (issue 12's review). Each was
+a bug, found by an attacker and fixed:
+
+- a file name that looks like another student's LMS prefix filed the notebook as theirs
+  (collect reads the first id the LMS wrote, at the start of a part of the path);
+- a file name forged a row of report.txt (collect's reason is quoted when unprintable);
+- a name from the download forged a row of the export (names are kept on one line, and
+  the export is written as proper CSV);
+- the LMS feedback zip named a page from a prefix inside the student's own file name;
+- `nncourse due` on a date out of range printed a traceback, and on an unreleased
+  assignment created it;
+- a slow cell that also defined another exercise's function stopped that exercise.
 """
 
 from __future__ import annotations
@@ -51,9 +61,6 @@ def _submitted(course: Path) -> dict[str, bytes]:
     return {p.parts[-3]: p.read_bytes() for p in course.glob(f"submitted/*/{FOLDER}/*.ipynb")}
 
 
-@pytest.mark.xfail(strict=True, reason="collect reads the LAST '_<digits>_assignsubmission_' "
-                   "(greedy name) in a path, and tries Moodle's patterns on Canvas names, so the "
-                   "file name a student uploads can file their notebook as another student's")
 @pytest.mark.parametrize("eve", [
     "evanseve_1234_101_x_4242_assignsubmission_file_activations.ipynb",  # Canvas
     "Eve Evans_1234_assignsubmission_file_activations_4242_assignsubmission_file_activations.ipynb",
@@ -70,8 +77,6 @@ def test_a_students_file_name_never_files_it_as_another_students(tmp_path, cours
     assert report.decisions["1234"].source == eve  # Eve has no decision at all
 
 
-@pytest.mark.xfail(strict=True, reason="report.py shows collect's `why` (which names the "
-                   "student's files) unquoted: a file name with a newline forges report rows")
 def test_a_file_name_cannot_forge_a_row_of_report_txt(tmp_path, course):
     from course_lib.grading.report import build_report, format_report
 
@@ -84,9 +89,6 @@ def test_a_file_name_cannot_forge_a_row_of_report_txt(tmp_path, course):
     assert forged not in text.splitlines()
 
 
-@pytest.mark.xfail(strict=True, reason="for_the_lms names a page from the collected file's "
-                   "path with regexes other than collect's: Eve's page is named with Alice's "
-                   "Moodle id, and a plain folder 'bob_1_2_x' with Canvas user 1's")
 def test_the_lms_feedback_zip_names_each_page_with_its_own_students_id(tmp_path, course):
     from course_lib.grading.feedback import for_the_lms
 
@@ -109,9 +111,6 @@ def test_the_lms_feedback_zip_names_each_page_with_its_own_students_id(tmp_path,
     assert not named.get("bob_1_2_x", "").startswith("bob_1_2_")
 
 
-@pytest.mark.xfail(strict=True, reason="collect writes a name from the download (Moodle's "
-                   "full name) with a newline into the gradebook, and nbgrader's CSV export "
-                   "(nncourse export) writes names unquoted: a forged grades.csv row")
 def test_a_name_in_the_download_cannot_forge_a_row_of_the_export(tmp_path, course):
     root, full = course
     nb = nbformat.writes(full).encode()
@@ -125,8 +124,6 @@ def test_a_name_in_the_download_cannot_forge_a_row_of_the_export(tmp_path, cours
     assert forged not in to.read_text().splitlines()
 
 
-@pytest.mark.xfail(strict=True, reason="`nncourse due` turns the date to UTC unguarded: a "
-                   "date at the edge of the calendar is an OverflowError traceback")
 @pytest.mark.parametrize("date", ["9999-12-31 23:59 -12:00", "0001-01-01 00:00 +01:00"])
 def test_due_with_a_date_out_of_range_says_so_in_one_line(course, date):
     root, _ = course
@@ -135,8 +132,6 @@ def test_due_with_a_date_out_of_range_says_so_in_one_line(course, date):
     assert "Traceback" not in done.stderr and done.returncode == 2
 
 
-@pytest.mark.xfail(strict=True, reason="`nncourse due` on an assignment not released creates "
-                   "it in the gradebook, which then counts as released for grade and due")
 def test_due_on_an_unreleased_assignment_asks_to_release_it(course):
     root, _ = course
     (root / "solutions" / "99_new").mkdir()
@@ -146,9 +141,6 @@ def test_due_on_an_unreleased_assignment_asks_to_release_it(course):
     assert done.returncode != 0
 
 
-@pytest.mark.xfail(strict=True, reason="execute.py stops an exercise for every function a "
-                   "hung solution cell defines: a helper `sigmoid` pasted into a slow relu "
-                   "cell costs sigmoid's tests, though sigmoid's own later cell defines it")
 def test_a_slow_cell_costs_only_the_exercises_whose_code_is_lost(course):
     from course_lib.grading import pipeline
     from course_lib.grading.report import build_report

@@ -32,7 +32,6 @@ import argparse
 import os
 import re
 import shutil
-import subprocess
 import sys
 import traceback
 from datetime import datetime, timezone
@@ -210,17 +209,21 @@ def _due(args) -> int:
         else:
             print(f"{assignment}: not released yet (nncourse release {assignment}), no due date")
         return 0
+    if assignment not in course.released():
+        print(f"nncourse due: {assignment} is not released yet: run `nncourse release "
+              f"{assignment}` first", file=sys.stderr)
+        return 2
     if args.date.lower() == "none":
         due = None
     else:
         try:
             due = datetime.fromisoformat(args.date.strip())
-        except ValueError:
-            print(f"nncourse due: {args.date!r} is not a date; write it as "
+            if due.tzinfo is not None:  # nbgrader keeps due dates and timestamps in UTC
+                due = due.astimezone(timezone.utc).replace(tzinfo=None)
+        except (ValueError, OverflowError):
+            print(f"nncourse due: {args.date!r} is not a date nbgrader can keep; write it as "
                   '"2026-12-01 23:59" (UTC) or "2026-12-01 23:59 +01:00"', file=sys.stderr)
             return 2
-        if due.tzinfo is not None:  # nbgrader keeps due dates and timestamps in UTC
-            due = due.astimezone(timezone.utc).replace(tzinfo=None)
     with course.gradebook() as gb:
         gb.update_or_create_assignment(assignment, duedate=due)
     print(f"{assignment}: due {_utc(due) if due else 'no due date'}")
@@ -370,17 +373,12 @@ def _feedback(args) -> int:
 
 
 def _export(args) -> int:
-    # nbgrader's own exporter (its CSV plugin), as `nbgrader export` runs it; the file is
+    from .report import export_grades
+
     # named from where nncourse was called, like every other path given to it
     to = Path(args.to).resolve()
-    done = subprocess.run([sys.executable, "-m", "nbgrader", "export", "--to", str(to)],
-                          cwd=args.course, capture_output=True, text=True)
-    if done.returncode != 0:
-        log = _save_log(args.course, "export", {"log": done.stdout + done.stderr})
-        print(f"nncourse export FAILED: {_cause({'log': done.stderr})}\n  nbgrader's whole "
-              f"log: {_shown(log, args.course)}", file=sys.stderr)
-        return 1
-    print(f"grades written to {to}")
+    n = export_grades(args.course, to)
+    print(f"{n} grade{'s' * (n != 1)} (every student, every assignment) written to {to}")
     return 0
 
 

@@ -103,15 +103,21 @@ MAX_READ_BYTES = 50 * 1024**2
 #: ``student_id`` and ``file_id`` groups nbgrader requires. They match files of any
 #: type (to tell whose a .py is); only "a file per student" is for notebooks alone.
 PATTERNS: tuple[tuple[str, str], ...] = (
+    # Moodle names each student's files <Full Name>_<participant id>_assignsubmission_<plugin>_
+    # with every "_" of the name made a space; Canvas names each file
+    # <name>_[LATE_]<user id>_<attachment id>_<file name>, its name part letters only. So the
+    # id is the first number after a name without "_", at the start of a path's part: what
+    # the student named the file (which may itself look like another student's prefix)
+    # never decides whose it is. The leading folders (a download zipped again) are matched
+    # lazily, so the first part that fits is the LMS's, not one inside the student's folder.
     ("Moodle, a folder per student",
-     r"(?:.*/)?(?P<full_name>[^/]+)_(?P<student_id>\d+)_assignsubmission_(?P<plugin>[a-z]+)_/"
+     r"(?:.*?/)??(?P<full_name>[^/_]+)_(?P<student_id>\d+)_assignsubmission_(?P<plugin>[a-z]+)_/"
      r"(?P<file_id>(?:[^/]+/)*[^/]+)$"),
     ("Moodle, flat",
-     r"(?:.*/)?(?P<full_name>[^/]+)_(?P<student_id>\d+)_assignsubmission_(?P<plugin>[a-z]+)_"
+     r"(?:.*?/)??(?P<full_name>[^/_]+)_(?P<student_id>\d+)_assignsubmission_(?P<plugin>[a-z]+)_"
      r"(?P<file_id>[^/]+)$"),
-    # Canvas names each file <name>_[LATE_]<user id>_<attachment id>_<file name>
     ("Canvas",
-     r"(?:.*/)?(?P<name_part>[^/]+?)_(?P<late>(?i:late)_)?(?P<student_id>\d+)_"
+     r"(?:.*?/)??(?P<name_part>[^/_]+)_(?P<late>(?i:late)_)?(?P<student_id>\d+)_"
      r"(?P<attachment_id>\d+)_(?P<file_id>[^/]+)$"),
     ("a folder per student", r"(?P<student_id>[^/]+)/(?P<file_id>[^/]+)$"),
     ("a file per student", r"(?P<file_id>(?P<student_id>[^/]+)\.ipynb)$"),
@@ -994,11 +1000,18 @@ def _csv_rows(raw: bytes) -> list[list[str]]:
 def _split_name(name: str) -> tuple[str | None, str]:
     """(first name, last name): "Smith, Jane" (Canvas's order) and "Jane Smith" give
     ("Jane", "Smith"); a single word ("smithjane", Canvas's squashed name) is a last name."""
+    name = _printable(name)
     if "," in name:
         last, first = (part.strip() for part in name.split(",", 1))
         return first or None, last
     first, _, last = name.strip().rpartition(" ")
     return first.strip() or None, last
+
+
+def _printable(name: str, limit: int = 100) -> str:
+    """A name as the gradebook keeps it: on one line, control characters made spaces, cut
+    to ``limit`` characters (it comes from the download or a roster, and is exported)."""
+    return " ".join("".join(c if c.isprintable() else " " for c in name).split())[:limit]
 
 
 # --- what is kept of each run ----------------------------------------------------------

@@ -32,7 +32,6 @@ Over nbgrader's behaviour it adds:
 
 from __future__ import annotations
 
-import ast
 import copy
 import hashlib
 import json
@@ -275,7 +274,7 @@ class GradingExecute(Execute):
 
     def _cell_exercises(self, cell, index: int) -> set[str]:
         """The exercises whose code a cell runs: a test cell's, from its plan (the
-        gradebook's source); a solution cell's, its grade_id and the names it defines.
+        gradebook's source); a solution cell's, its own (its grade_id).
 
         Any other cell (a demo, the student's own) belongs to no exercise: it may loop
         by itself, and must not cost an exercise its points.
@@ -286,13 +285,9 @@ class GradingExecute(Execute):
         meta = cell.get("metadata", {}).get("nbgrader", {})
         if cell.get("cell_type") != "code" or not meta.get("solution"):
             return set()
-        names = {meta.get("grade_id")}
-        try:
-            names |= {node.name for node in ast.parse(cell.source).body
-                      if isinstance(node, ast.FunctionDef | ast.ClassDef)}
-        except (SyntaxError, ValueError, TypeError):
-            pass  # it defines nothing then: its grade_id alone says which exercise it is
-        return names & set(self._exercises)
+        # its own exercise only: a helper it also defines (even one named like another
+        # exercise) is defined again by that exercise's own cell, which runs later
+        return {meta.get("grade_id")} & set(self._exercises)
 
     def _restore(self, cell, running, index: int):
         """Put the gradebook's cell back in the notebook (nbclient stored the one that ran)."""

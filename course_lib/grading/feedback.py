@@ -20,19 +20,12 @@ student: ``Ana Lopez_700001_assignsubmission_file_/activations.html`` for Moodle
 
 from __future__ import annotations
 
-import re
 import zipfile
 from pathlib import Path
 
 from nbgrader.preprocessors import GetGrades
 
 __all__ = ["GetGradesPending", "for_the_lms", "generate_feedback"]
-
-#: The start of a file's name in an LMS download that names its student, which the LMS
-#: reads back from a feedback file's name: Moodle's "<Full Name>_<id>_assignsubmission_file_"
-#: (a folder, or the start of a flat name), Canvas's "<name>_[LATE_]<user id>_<file id>_".
-LMS_PREFIXES = (re.compile(r"(?:.*/)?([^/]+_\d+_assignsubmission_file_/?)"),
-                re.compile(r"(?:.*/)?([^/]+?_(?:late_)?\d+_\d+_)", re.IGNORECASE))
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -90,7 +83,7 @@ def for_the_lms(course, assignment: str) -> tuple[Path, int] | None:
     root = Path(course.coursedir.root)
     pages = []
     for student, decision in sorted(decisions(root, assignment).items()):
-        prefix = _lms_prefix(decision.source or "")
+        prefix = _lms_prefix(decision.source or "", student)
         folder = Path(course.coursedir.format_path(course.coursedir.feedback_directory,
                                                    student, assignment))
         if prefix is None or not folder.is_dir():
@@ -108,9 +101,20 @@ def for_the_lms(course, assignment: str) -> tuple[Path, int] | None:
     return path, len(pages)
 
 
-def _lms_prefix(source: str) -> str | None:
-    for pattern in LMS_PREFIXES:
-        found = pattern.match(source)
-        if found:
-            return found.group(1)
+def _lms_prefix(source: str, student: str) -> str | None:
+    """The start of the name the LMS gave ``student``'s file ``source``, which the LMS
+    reads back from a feedback file's name: Moodle's "<Full Name>_<id>_assignsubmission_
+    <plugin>_" (a folder, or the start of a flat name), Canvas's "<name>_[LATE_]<user id>_
+    <file id>_". Read by collect's own patterns, and only when they give this student."""
+    from .collect import _match
+
+    found = _match(source)
+    if found is None or found[1].get("student_id") != student:
+        return None
+    pattern, parts = found
+    if pattern.startswith("Moodle"):
+        end = "/" if pattern == "Moodle, a folder per student" else ""
+        return (f"{parts['full_name']}_{student}_assignsubmission_{parts['plugin']}_{end}")
+    if pattern == "Canvas":
+        return f"{parts['name_part']}_{parts['late'] or ''}{student}_{parts['attachment_id']}_"
     return None

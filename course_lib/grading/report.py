@@ -28,7 +28,7 @@ from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-__all__ = ["AssignmentReport", "build_report", "format_report", "plain_id", "quoted",
+__all__ = ["AssignmentReport", "build_report", "export_grades", "format_report", "plain_id", "quoted",
            "report_from_jobs", "save_report", "shown_id", "unusual"]
 
 #: Characters of a student's text shown in a report line; the rest is counted, not shown.
@@ -193,7 +193,8 @@ def _add_collected(report: AssignmentReport, course_root) -> None:
             report.names[student] = decision.name
         if student not in report.scores and decision.status not in ("collected", "unchanged",
                                                                       "kept"):
-            report.absent[student] = f"no gradable notebook: {decision.why}"
+            why = decision.why if decision.why.isprintable() else quoted(decision.why, 300)
+            report.absent[student] = f"no gradable notebook: {why}"
 
 
 def _secret_fingerprint(root: Path) -> str:
@@ -360,6 +361,50 @@ def save_report(report: AssignmentReport, folder: Path) -> list[Path]:
         png_path.unlink(missing_ok=True)  # not an earlier run's picture beside this table
         return [csv_path, text_path]
     return [csv_path, text_path, png_path]
+
+
+#: The columns of ``nbgrader export``'s CSV, which :func:`export_grades` writes too.
+EXPORT_COLUMNS = ("assignment", "duedate", "timestamp", "student_id", "last_name", "first_name",
+                  "email", "raw_score", "late_submission_penalty", "score", "max_score")
+
+
+def export_grades(course_root, path: Path) -> int:
+    """Every student's grade of every assignment, as ``nbgrader export`` gives them (the
+    same columns and numbers: score = raw score less the late penalty, never below 0; no
+    submission scores 0), written as proper CSV: a name with a comma, a quote or a newline
+    stays in its cell, and no text cell reads as a formula. Returns the number of rows."""
+    from nbgrader.api import MissingEntry
+
+    from .course import as_course
+
+    rows = []
+    with as_course(course_root).gradebook() as gb:
+        for assignment in gb.assignments:
+            for student in gb.students:
+                row = {"assignment": assignment.name, "duedate": assignment.duedate or "",
+                       "student_id": student.id, "last_name": student.last_name or "",
+                       "first_name": student.first_name or "", "email": student.email or "",
+                       "max_score": assignment.max_score, "timestamp": "", "raw_score": 0.0,
+                       "late_submission_penalty": 0.0, "score": 0.0}
+                try:
+                    submission = gb.find_submission(assignment.name, student.id)
+                except MissingEntry:
+                    pass
+                else:
+                    penalty = submission.late_submission_penalty or 0.0
+                    row.update(timestamp=submission.timestamp or "", raw_score=submission.score,
+                               late_submission_penalty=penalty,
+                               score=max(0.0, submission.score - penalty))
+                rows.append(row)
+    part = Path(path).with_name(Path(path).name + ".part")
+    with part.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(EXPORT_COLUMNS)
+        for row in rows:
+            writer.writerow([_cell(v) if isinstance(v, str) else v
+                             for v in (row[c] for c in EXPORT_COLUMNS)])
+    part.replace(path)
+    return len(rows)
 
 
 def _cell(text: str) -> str:
