@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -125,3 +126,54 @@ def course_with_answers(path: Path, folder: str, name: str, config: str = ""):
     full = answered(release, nbformat.read(course / "solutions" / folder / f"{name}.ipynb",
                                                 as_version=4))
     return course, release, full
+
+
+#: Typical student mistakes, as data: tests/mistakes/<assignment>.json maps a mistake's
+#: name to {"cell": the solution cell's grade_id, "source": the wrong code, "says": text
+#: the visible test cell's message must hold (the mistake named, or the line of the
+#: student's code that raised), "was": what the message said before the fix, if useful}.
+MISTAKES = Path(__file__).parent / "mistakes"
+
+
+def mistakes_of(folder: str) -> dict[str, dict]:
+    data = json.loads((MISTAKES / f"{folder}.json").read_text(encoding="utf-8"))
+    return {name: m for name, m in data.items() if not name.startswith("_")}
+
+
+def visible_verdicts(folder: str, name: str, mistakes: dict[str, dict]) -> dict[str, str]:
+    """What the visible test cell says to a student who made each mistake: mistake name ->
+    the text of the cell's error ("" when the cell passed).
+
+    One kernel for the notebook: the instructor's setup and solution cells run once, in
+    order; then for each mistake the wrong source runs in place of its solution cell,
+    followed by that exercise's visible test cell, and the right source runs again.
+    """
+    from nbclient import NotebookClient
+
+    path = SOLUTIONS / folder / f"{name}.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    by_id = {c.metadata.get("nbgrader", {}).get("grade_id"): c for c in nb.cells}
+    client = NotebookClient(nb, timeout=120, kernel_name="python3", allow_errors=True,
+                            resources={"metadata": {"path": str(path.parent)}})
+    verdicts = {}
+    with client.setup_kernel():
+        for index, cell in enumerate(nb.cells):
+            meta = cell.metadata.get("nbgrader", {})
+            if cell.cell_type == "code" and (meta.get("solution") or
+                                             meta.get("grade_id") == "setup"):
+                client.execute_cell(cell, index)
+                failed = [o for o in cell.outputs if o.output_type == "error"]
+                assert not failed, f"{meta.get('grade_id')}: {failed}"
+        scratch = len(nb.cells)  # one more cell, where each cell of a mistake runs
+        nb.cells.append(nbformat.v4.new_code_cell(""))
+        for mistake, m in mistakes.items():
+            right = by_id[m["cell"]]
+            wrong = nbformat.v4.new_code_cell(m["source"])
+            test = nbformat.v4.new_code_cell(by_id[f"{m['cell']}-visible"].source)
+            client.execute_cell(wrong, scratch)
+            client.execute_cell(test, scratch)
+            verdicts[mistake] = "\n".join(
+                "\n".join([o.get("evalue", ""), *o.get("traceback", [])])
+                for o in [*wrong.outputs, *test.outputs] if o.output_type == "error")
+            client.execute_cell(nbformat.v4.new_code_cell(right.source), scratch)
+    return verdicts
