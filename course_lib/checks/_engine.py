@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import inspect
+import linecache
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -29,7 +30,16 @@ ATOL = 1e-12  # values this close to 0 are 0 (e.g. 1 - tanh(x)**2 for large x)
 
 
 class ExerciseFailed(AssertionError):
-    """A check of a student's function failed; the message says what to fix."""
+    """A check of a student's function failed; the message says what to fix.
+
+    ``summary`` is the failure in one short line (the case, the problem), for a cell
+    that only mentions it (:func:`~course_lib.checks.own_or_reference`).
+    """
+
+    def __init__(self, message: str, summary: str | None = None):
+        super().__init__(message)
+        first = message.splitlines()[0] if message else ""
+        self.summary = summary or (first if len(first) <= 120 else first[:117] + "...")
 
     def _render_traceback_(self):
         # IPython (a notebook, nbgrader's Validate) shows these lines instead of a
@@ -121,9 +131,41 @@ def observe(exercise: Exercise, fn, *, hidden: bool = False, extra: tuple = ()):
     """
     adapt = exercise.adapter or (lambda f: f)
     student = adapt(fn)
+    positional = () if exercise.adapter else _positional_params(exercise)
     with _references_in_place_of(fn, exercise.depends):
         for case in _cases(exercise, hidden) + tuple(extra):
-            yield _observe_call(student, case)
+            yield _observe_call(student, _by_position(case, positional), fn,
+                                exercise.depends)
+
+
+def _positional_params(exercise: Exercise) -> tuple:
+    """The leading parameters of the stub that have no default: the checks pass them by
+    position, so a student who renames one (``def relu(z)``) is not failed for it."""
+    try:
+        parameters = inspect.signature(exercise.reference).parameters.values()
+    except (TypeError, ValueError):
+        return ()
+    wanted = exercise.params or tuple(p.name for p in parameters)
+    leading = []
+    for p in parameters:
+        if p.name not in wanted or p.default is not p.empty or p.kind not in (
+                p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
+            break
+        leading.append(p.name)
+    return tuple(leading)
+
+
+def _by_position(case: Case, positional: tuple) -> Case:
+    """``case`` with its keyword arguments that are leading positional parameters moved
+    into ``args``, in order (only while the earlier positions are filled)."""
+    args, kwargs = list(case.args), dict(case.kwargs)
+    for name in positional[len(args):]:
+        if name not in kwargs:
+            break
+        args.append(kwargs.pop(name))
+    if len(args) == len(case.args):
+        return case
+    return Case(case.label, tuple(args), kwargs, case.raises)
 
 
 def judge(exercise: Exercise, signature: Signature, outcomes, *, hidden: bool = False,
@@ -134,7 +176,8 @@ def judge(exercise: Exercise, signature: Signature, outcomes, *, hidden: bool = 
     the first failure, so no case after it runs. ``extra`` as in :func:`observe`.
     """
     name = exercise.name
-    _judge_signature(name, signature, exercise.params or _params(exercise.reference))
+    _judge_signature(name, signature, exercise.params or _params(exercise.reference),
+                     () if exercise.adapter else _positional_params(exercise))
     adapt = exercise.adapter or (lambda f: f)
     reference = adapt(exercise.reference)
     hints = tuple(Hint(adapt(h.wrong), h.message) for h in exercise.hints)
@@ -150,7 +193,7 @@ def judge(exercise: Exercise, signature: Signature, outcomes, *, hidden: bool = 
         mismatch = _compare(expected, got, exercise.outputs)
         if mismatch:
             hint = _matching_hint(hints, case, got, exercise.outputs)
-            raise ExerciseFailed(_report(name, case, mismatch, hint, _params(exercise.reference)))
+            raise _failed(name, case, mismatch, hint, _params(exercise.reference))
     if n != len(cases):
         raise ExerciseFailed(f"{name}: only {n} of the {len(cases)} checks ran.")
     return n
@@ -270,18 +313,21 @@ def _drawn_like(array, rng):
     return rng.normal(0.0, spread or 1.0, size=array.shape)
 
 
-def check_values(name: str, fn, args: tuple, expected, kwargs: dict | None = None) -> None:
-    """Check ``fn(*args, **kwargs)`` against hard-coded ``expected`` values."""
+def check_values(name: str, fn, args: tuple, expected, kwargs: dict | None = None,
+                 outputs: tuple = ()) -> None:
+    """Check ``fn(*args, **kwargs)`` against hard-coded ``expected`` values; ``outputs``
+    names the parts of a tuple answer (("dX", "dW", "db")) in the message."""
     case = Case("hand-worked values", tuple(args), kwargs or {})
-    judge_values(name, case, _observe_call(fn, case), expected, _params(fn))
+    judge_values(name, case, _observe_call(fn, case), expected, _params(fn), outputs)
 
 
-def judge_values(name: str, case: Case, outcome: Outcome, expected, params=()) -> None:
+def judge_values(name: str, case: Case, outcome: Outcome, expected, params=(),
+                 outputs: tuple = ()) -> None:
     """Raise :class:`ExerciseFailed` when ``outcome`` is not the hard-coded ``expected``."""
     got = _judge_call(name, case, outcome)
-    mismatch = _compare(_as_float_tree(expected), got)
+    mismatch = _compare(_as_float_tree(expected), got, outputs)
     if mismatch:
-        raise ExerciseFailed(_report(name, case, mismatch, None, params))
+        raise _failed(name, case, mismatch, None, params)
 
 
 @contextlib.contextmanager
@@ -314,22 +360,37 @@ def _namespace(fn):
     return getattr(fn, "__globals__", None)
 
 
-def _judge_signature(name, signature: Signature, wanted):
+def _judge_signature(name, signature: Signature, wanted, positional=()):
+    """The student's object is callable, and takes the stub's parameters: as many as the
+    stub passes by position (their names are the student's to choose), then the others
+    (options such as ``axis`` or ``alpha``, passed by name) under the stub's names."""
     if not signature.callable:
         raise ExerciseFailed(
             f"{name} should be a function, but it is {signature.type_name}: "
             f"did you overwrite it? Re-run the cell that defines {name}."
         )
-    given = list(signature.params)
-    if wanted and given and given[: len(wanted)] != list(wanted):
+    given, wanted = list(signature.params), list(wanted)
+    if not wanted or not given:
+        return
+    n = len(positional)
+    by_name = wanted[n:]
+    if len(given) < n or given[n:n + len(by_name)] != by_name:
         raise ExerciseFailed(
             f"{name} should take the parameters ({', '.join(wanted)}); yours takes "
-            f"({', '.join(given)}). Keep the signature of the stub."
+            f"({', '.join(given)}). Keep the signature of the stub"
+            + (f" ({'the first may have another name' if n == 1 else f'the first {n} may have other names'}"
+               f"; {', '.join(by_name)} may not)." if n and by_name else ".")
         )
 
 
-def _observe_call(fn, case: Case) -> Outcome:
-    """Call ``fn`` on copies of the case's inputs and record what happened."""
+def _observe_call(fn, case: Case, student=None, swapped=None) -> Outcome:
+    """Call ``fn`` on copies of the case's inputs and record what happened.
+
+    ``student`` is the student's own function or class (``fn`` may be an adapter around
+    it): an error's message then says where in the student's code it was raised, and
+    ``swapped`` (name -> reference) whether it came from inside a reference the checks
+    put in place of one of the student's functions.
+    """
     args, kwargs = copy.deepcopy(case.args), copy.deepcopy(case.kwargs)
     try:
         if case.raises:
@@ -347,13 +408,57 @@ def _observe_call(fn, case: Case) -> Outcome:
                 quiet = fn(*copy.deepcopy(case.args), **copy.deepcopy(case.kwargs))
         except Exception:
             quiet = None
-        return Outcome("overflow", value=quiet, error=str(exc))
+        return Outcome("overflow", value=quiet,
+                       error=str(exc) + _where(exc, student or fn, swapped))
     except ExerciseFailed as exc:  # an adapter's own verdict, already in plain words
         return Outcome("raised", error=str(exc), error_types=("ExerciseFailed",))
     except Exception as exc:  # the student's error, whatever it is, is the feedback
-        return Outcome("raised", error=f"{type(exc).__name__}: {exc}",
+        return Outcome("raised",
+                       error=f"{type(exc).__name__}: {exc}" + _where(exc, student or fn,
+                                                                     swapped),
                        error_types=tuple(c.__name__ for c in type(exc).__mro__))
     return Outcome("returned", value=got, args_after=tuple(_arrays(args, kwargs)))
+
+
+def _where(exc: BaseException, student, swapped=None) -> str:
+    """Lines saying where in the student's code ``exc`` was raised: the last line of theirs
+    it went through (a cell of the notebook, by its number, or a file), and, when it was
+    raised inside a reference the checks swapped in for one of their functions, which."""
+    namespace = _namespace(student)
+    frames = []
+    tb = exc.__traceback__
+    while tb is not None:
+        frames.append((tb.tb_frame, tb.tb_lineno))
+        tb = tb.tb_next
+    theirs = [i for i, (frame, _) in enumerate(frames)
+              if namespace is not None and frame.f_globals is namespace]
+    if not theirs:
+        return ""
+    frame, line = frames[theirs[-1]]
+    text = linecache.getline(frame.f_code.co_filename, line).strip()
+    where = f"\n  at line {line} of {_source_name(frame.f_code.co_filename)}" + (
+        f": {text}" if text else "")
+    codes = {getattr(ref, "__code__", None): name for name, ref in (swapped or {}).items()}
+    inside = [codes[frame.f_code] for frame, _ in frames[theirs[-1] + 1:]
+              if frame.f_code in codes]
+    if inside:
+        where += (f"\n  The error comes from inside {inside[0]}: while this exercise is "
+                  f"checked, the course's reference {inside[0]} runs in place of yours, and "
+                  f"it could not use the arguments your code gave it on that line (their "
+                  f"shapes or order). Check what you pass to {inside[0]}.")
+    return where
+
+
+def _source_name(filename: str) -> str:
+    """A notebook cell as the student knows it ("your cell In [12]"), else the file."""
+    try:
+        from IPython import get_ipython
+
+        shell = get_ipython()
+        number = shell.compile._filename_map.get(filename) if shell is not None else None
+    except Exception:  # no IPython, or one that keeps no such map
+        number = None
+    return f"your cell In [{number}]" if number is not None else filename
 
 
 def _not_implemented(name) -> ExerciseFailed:
@@ -389,17 +494,23 @@ def _judge_call(name, case: Case, outcome: Outcome, hints=()):
     if outcome.status == "overflow":
         quiet = outcome.value
         hint = _matching_hint(hints, case, quiet) if quiet is not None else None
+        numpy_said, _, at = outcome.error.partition("\n")
         raise ExerciseFailed(
-            f"{where} failed for {case.label}: NumPy reports '{outcome.error}'.\n"
-            f"  Your formula overflows, divides by zero or computes an invalid value (such as "
-            f"the log of a negative number, or inf - inf) for these inputs.\n"
-            f"  Likely mistake: "
-            + (hint or "the naive formula; use the numerically stable form from the text.")
-        )
+            f"{where} failed for {case.label}: NumPy reports '{numpy_said}'."
+            + (f"\n{at}" if at else "") + "\n"
+            "  Your code overflows, divides by zero or computes an invalid value (such as "
+            "the log of a negative number, or inf - inf) for these inputs."
+            + (f"\n  Likely mistake: {hint}" if hint else
+               f"\n  Look {'at that line' if at else 'in your code'} for an exp, a log, a "
+               "division or a subtraction of large numbers, and compute it in a form that "
+               "stays finite."),
+            summary=f"{case.label}: NumPy reports '{numpy_said}'")
     if outcome.status == "raised":
         if outcome.error_types == ("ExerciseFailed",):
             raise ExerciseFailed(outcome.error)
-        raise ExerciseFailed(f"{where} raised {outcome.error}\n  (case: {case.label})")
+        raise ExerciseFailed(f"{where} raised {outcome.error}\n  (case: {case.label})",
+                             summary=f"{case.label}: it raised "
+                                     f"{outcome.error.splitlines()[0][:100]}")
     before_all = _arrays(case.args, case.kwargs)
     if len(outcome.args_after) != len(before_all):
         raise ExerciseFailed(f"{where}: its inputs could not be compared after the call.")
@@ -408,11 +519,13 @@ def _judge_call(name, case: Case, outcome: Outcome, hints=()):
             raise ExerciseFailed(
                 f"{where} changed its input in place (case: {case.label}).\n"
                 f"  before: {_show(before)}\n  after:  {_show(after)}\n"
-                f"  Compute a new array (e.g. np.maximum(x, 0), or x.copy() first) instead "
-                f"of assigning into the argument."
-            )
+                f"  Compute a new array instead of writing into the argument (an assignment "
+                f"such as a[...] = or a += changes the caller's array; work on a copy, "
+                f"a = a.copy(), if you must).",
+                summary=f"{case.label}: it changed its input in place")
     if outcome.value is None:
-        raise ExerciseFailed(f"{where} returned None: did you forget `return`?")
+        raise ExerciseFailed(f"{where} returned None: did you forget `return`?",
+                             summary="it returned None: did you forget `return`?")
     return outcome.value
 
 
@@ -503,15 +616,22 @@ def _as_float_tree(value):
 
 
 def _matching_hint(hints, case: Case, got, names=()) -> str | None:
+    """The known mistake the student's answer ``got`` matches on ``case``; when several
+    known mistakes give that same answer here, all of them, since the case cannot tell
+    which one it is."""
+    matched = []
     for hint in hints:
         try:
             with np.errstate(all="ignore"):
                 wrong = hint.wrong(*copy.deepcopy(case.args), **copy.deepcopy(case.kwargs))
-            if _compare(wrong, got, names) is None:
-                return hint.message
+            if _compare(wrong, got, names) is None and hint.message not in matched:
+                matched.append(hint.message)
         except Exception:  # a hint that does not apply to this case is no hint
             continue
-    return None
+    if len(matched) > 1:
+        return ("one of these (they give the same answer on this case):\n    - "
+                + "\n    - ".join(matched))
+    return matched[0] if matched else None
 
 
 def _report(name, case, mismatch: _Mismatch, hint, params=()) -> str:
@@ -527,6 +647,14 @@ def _report(name, case, mismatch: _Mismatch, hint, params=()) -> str:
     if hint:
         lines.append(f"  Likely mistake: {hint}")
     return "\n".join(lines)
+
+
+def _failed(name, case, mismatch: _Mismatch, hint, params=()) -> ExerciseFailed:
+    """The failure of a wrong answer: the whole report, and a one-line summary of it."""
+    part = f"{mismatch.where}: " if mismatch.where else ""
+    problem = mismatch.problem if len(mismatch.problem) <= 90 else mismatch.problem[:87] + "..."
+    return ExerciseFailed(_report(name, case, mismatch, hint, params),
+                          summary=f"{case.label}: {part}{problem}")
 
 
 def _params(fn) -> list:

@@ -26,7 +26,7 @@ import copy
 from dataclasses import dataclass
 
 from course_lib import wire
-from course_lib.checks import exercise
+from course_lib.checks import exercise, exercise_names
 from course_lib.checks._engine import Case, ExerciseFailed, Outcome, Signature, judge, judge_values
 
 __all__ = ["Planned", "Verdict", "plan", "kernel_source", "feedback_source", "verdict"]
@@ -175,7 +175,9 @@ def _judge_one(step: Planned, record, extra=()) -> str:
     params = record.get("params")
     if not isinstance(params, list) or not all(isinstance(p, str) for p in params):
         raise wire.WireError("params")
-    judge_values(step.exercise, step.case, _outcome(record["outcome"]), step.expected, params)
+    outputs = exercise(step.exercise).outputs if step.exercise in exercise_names() else ()
+    judge_values(step.exercise, step.case, _outcome(record["outcome"]), step.expected, params,
+                 outputs)
     return f"\u2714 {step.exercise}: the hand-worked values are right."
 
 
