@@ -51,6 +51,10 @@ _VALLEY = _QuadraticGrad([1.0, 10.0], [0.0, 0.0],
 _BOWL23 = _QuadraticGrad(_A23, _C23, "grad of f(x) = sum(a * (x - c)^2) / 2 for x of shape (2, 3)")
 _TILTED = _QuadraticGrad([2.0, 0.5], [1.0, -1.0],
                          "grad of f(x) = (2 (x1 - 1)^2 + 0.5 (x2 + 1)^2) / 2")
+# every curvature 1 and x0 - c = [1, 1, 1, 1]: the gradient keeps 4 equal entries, so its
+# norm is 2 max|g| and sum|g| / 2, and each of these stopping rules stops at its own step
+_ROUND4 = _QuadraticGrad(np.ones(4), [1.0, -2.0, 0.5, 3.0],
+                         "grad of f(x) = |x - c|^2 / 2 with c = [1, -2, 0.5, 3], i.e. x - c")
 
 
 def _gd_plain(grad, x0, lr, eps=1e-6, max_steps=10_000, *, stop=np.linalg.norm, sign=1.0,
@@ -85,21 +89,28 @@ _GRADIENT_DESCENT = Exercise(
     name="gradient_descent",
     reference=ref.gradient_descent,
     outputs=("x", "n_steps"),
+    # every rule of the text is seen here: stop before the update, the norm over every
+    # entry, max_steps, a list for x0; the hidden cases only add other numbers and sizes
     visible=(
         Case("f(x) = (x - 3)^2 from x0 = [0] with lr = 0.1", (_SQUARE, np.array([0.0]), 0.1)),
         Case("an ill-conditioned 2-D bowl (curvatures 1 and 10) with lr = 0.15",
              (_VALLEY, np.array([2.0, 1.0]), 0.15)),
-    ),
-    hidden=(
-        Case("x0 already at the minimum: no update, n_steps = 0",
-             (_TILTED, np.array([1.0, -1.0]), 0.5)),
+        Case("x0 = [3.0001] already satisfies the rule (|grad| = 2e-4 < eps = 1e-3): "
+             "no update, n_steps = 0", (_SQUARE, np.array([3.0001]), 0.1), {"eps": 1e-3}),
+        Case("a 4-D bowl whose gradient has 4 equal entries (its norm is 2 max|g|)",
+             (_ROUND4, np.array([2.0, -1.0, 1.5, 4.0]), 0.2)),
         Case("lr too large (1 - 0.25 * 10 = -1.5: it diverges), stopped by max_steps = 25",
              (_VALLEY, np.array([2.0, 1.0]), 0.25), {"max_steps": 25}),
         Case("max_steps = 0: no update at all", (_SQUARE, np.array([0.0]), 0.1),
              {"max_steps": 0}),
+        Case("x0 given as a Python list of ints", (_TILTED, [4, -3], 0.5)),
+    ),
+    hidden=(
+        Case("x0 exactly at the minimum: no update, n_steps = 0",
+             (_TILTED, np.array([1.0, -1.0]), 0.5)),
         Case("x0 of shape (2, 3), eps = 1e-3: the norm is over every entry",
              (_BOWL23, _gd_rng.normal(size=(2, 3)), 0.3), {"eps": 1e-3}),
-        Case("x0 given as a Python list", (_TILTED, [4.0, -3.0], 0.5)),
+        Case("x0 as an integer array", (_TILTED, np.array([-2, 5]), 0.25)),
     ),
     hints=(
         Hint(_gd_swapped, "return the pair in the order (x, n_steps)."),
@@ -149,33 +160,56 @@ def _two_epochs(fn):
     """
 
     def two_epochs(X, y, batch_size, rng):
-        rng = np.random.default_rng(rng.seed) if isinstance(rng, _Seeded) else rng
-        out = {}
-        for epoch in (1, 2):
-            sizes, xs, ys = [], [], []
-            for item in fn(X, y, batch_size, rng):
-                try:
-                    X_batch, y_batch = item
-                except (TypeError, ValueError):
-                    raise TypeError(
-                        "each batch must be a pair (X_batch, y_batch): yield X[idx], y[idx]"
-                    ) from None
-                X_batch, y_batch = np.asarray(X_batch), np.asarray(y_batch)
-                if len(X_batch) != len(y_batch):
-                    raise ValueError(f"a batch had {len(X_batch)} rows of X but {len(y_batch)} "
-                                     "of y: index both with the same indices")
-                sizes.append(len(X_batch))
-                xs.append(X_batch)
-                ys.append(y_batch)
-            out[f"epoch {epoch}: batch sizes"] = np.array(sizes, dtype=np.int64)
-            out[f"epoch {epoch}: X batches stacked"] = (
-                np.concatenate(xs) if xs else np.zeros((0,) + np.shape(X)[1:]))
-            out[f"epoch {epoch}: y batches stacked"] = (
-                np.concatenate(ys) if ys else np.zeros((0,) + np.shape(y)[1:], np.int64))
-        return out
+        # NumPy's global generator gets a fixed seed for the run (and its state back after):
+        # a student drawing from np.random instead of rng draws the same numbers as the
+        # hint that names that mistake, so it can be named
+        saved = np.random.get_state()
+        np.random.seed(_GLOBAL_SEED)
+        try:
+            return _run_two_epochs(fn, X, y, batch_size, rng)
+        finally:
+            np.random.set_state(saved)
 
     two_epochs.__name__ = getattr(fn, "__name__", "iterate_minibatches")
     return two_epochs
+
+
+def _run_two_epochs(fn, X, y, batch_size, rng):
+    """Two calls of ``fn`` (two epochs) on one rng: what ``_two_epochs`` compares."""
+    rng = np.random.default_rng(rng.seed) if isinstance(rng, _Seeded) else rng
+    out = {}
+    for epoch in (1, 2):
+        sizes, xs, ys = [], [], []
+        for item in fn(X, y, batch_size, rng):
+            try:
+                X_batch, y_batch = item
+            except (TypeError, ValueError):
+                raise TypeError(
+                    "each batch must be a pair (X_batch, y_batch): yield X[idx], y[idx]"
+                ) from None
+            X_batch, y_batch = np.asarray(X_batch), np.asarray(y_batch)
+            if len(X_batch) != len(y_batch):
+                raise ValueError(f"a batch had {len(X_batch)} rows of X but {len(y_batch)} "
+                                 "of y: index both with the same indices")
+            sizes.append(len(X_batch))
+            xs.append(X_batch)
+            ys.append(y_batch)
+        out[f"epoch {epoch}: batch sizes"] = np.array(sizes, dtype=np.int64)
+        out[f"epoch {epoch}: X batches stacked"] = (
+            np.concatenate(xs) if xs else np.zeros((0,) + np.shape(X)[1:]))
+        out[f"epoch {epoch}: y batches stacked"] = (
+            np.concatenate(ys) if ys else np.zeros((0,) + np.shape(y)[1:], np.int64))
+    return out
+
+
+_GLOBAL_SEED = 2024  # NumPy's global generator, while a case of iterate_minibatches runs
+
+
+def _mb_global_generator(X, y, batch_size, rng):
+    order = np.random.permutation(len(X))
+    for start in range(0, len(X), batch_size):
+        batch = order[start:start + batch_size]
+        yield X[batch], y[batch]
 
 
 def _mb_in_order(X, y, batch_size, rng):
@@ -229,6 +263,9 @@ _ITERATE_MINIBATCHES = Exercise(
     visible=(
         Case("N = 10 samples, batch_size = 4 (batches of 4, 4 and 2), two calls (two epochs)",
              (_X10, _Y10, 4, _Seeded(0))),
+        # an int seed: each call makes np.random.default_rng(7) afresh, so both epochs agree
+        Case("rng given as the int seed 7, X a transposed (non-contiguous) array of shape (6, 4)",
+             (np.arange(24.0).reshape(4, 6).T, np.arange(6), 4, 7)),
     ),
     hidden=(
         Case("batch_size = 3 dividing N = 12 exactly, two epochs",
@@ -243,6 +280,10 @@ _ITERATE_MINIBATCHES = Exercise(
              (_mb_rng.normal(size=(6, 4)), np.arange(6), 4, 7)),
     ),
     hints=(
+        Hint(_mb_global_generator, "you drew from NumPy's global generator (np.random."
+             "permutation), not from rng: the caller's rng must decide the order, so that the "
+             "same seed gives the same batches. Draw order = rng.permutation(len(X)) after "
+             "rng = np.random.default_rng(rng)."),
         Hint(_mb_in_order, "you did not shuffle: draw order = rng.permutation(len(X)) and "
              "index both X and y with slices of it."),
         Hint(_mb_two_permutations, "X and y were shuffled with two different permutations, so "
@@ -353,6 +394,7 @@ class _Variant:
     """
 
     decay_biases = False  # weight decay on b1, b2, ... too
+    decay_two = False  # weight decay on W1 and W2 only, the keys of a two-layer network
     decay_sign = 1.0  # -1: g - lam W
     decay_outside_lr = False  # W -= lr g + lam W
     decay_decoupled = False  # Adam: W -= lr lam W after the Adam update (AdamW)
@@ -361,6 +403,8 @@ class _Variant:
 
     def _grad(self, key, p, g):
         if self.no_decay or self.decay_outside_lr or self.decay_decoupled:
+            return g
+        if self.decay_two and key not in ("W1", "W2"):
             return g
         if self.weight_decay and (is_weight(key) or self.decay_biases):
             return g + self.decay_sign * self.weight_decay * p
@@ -413,6 +457,7 @@ class _AdamVariant(_Variant):
     eps_inside = False  # sqrt(v_hat + eps)
     t_per_key = False  # self.t += 1 inside the loop over the keys
     keeps_hats = False  # self.m, self.v overwritten with m_hat, v_hat
+    one_array = False  # self.m[key] = self.v[key] = zeros: one array, updated in place
 
     def __init__(self, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0):
         self.lr, self.beta1, self.beta2, self.eps = lr, beta1, beta2, eps
@@ -428,9 +473,18 @@ class _AdamVariant(_Variant):
                 self.t += 1
                 t = self.t
             g = self._grad(key, params[key], grads[key])
-            m = self.beta1 * self.m.get(key, 0.0) + (1.0 - self.beta1) * g
-            v = self.beta2 * self.v.get(key, 0.0) + (1.0 - self.beta2) * g**2
-            self.m[key], self.v[key] = m, v
+            if self.one_array:
+                if key not in self.m:
+                    self.m[key] = self.v[key] = np.zeros_like(params[key])
+                m, v = self.m[key], self.v[key]
+                m *= self.beta1
+                m += (1.0 - self.beta1) * g
+                v *= self.beta2  # v is m: this scales the m just computed
+                v += (1.0 - self.beta2) * g**2
+            else:
+                m = self.beta1 * self.m.get(key, 0.0) + (1.0 - self.beta1) * g
+                v = self.beta2 * self.v.get(key, 0.0) + (1.0 - self.beta2) * g**2
+                self.m[key], self.v[key] = m, v
             if self.no_correction:
                 m_hat, v_hat = m, v
             else:
@@ -447,6 +501,8 @@ def _variant(base, **flags):
 
 _DECAY_BIASES = ("weight decay applies to the weights W1, W2, ... only: you decayed the "
                  "biases too. Test the key (key.startswith('W')) before adding lam * param.")
+_DECAY_TWO = ("weight decay applies to every weight, W3 too: test the key "
+              "(key.startswith('W')) rather than naming W1 and W2.")
 _NOT_IN_PLACE = ("the caller's parameters did not change: update the arrays in place "
                  "(params[key] -= ..., or p -= ... on p = params[key]); "
                  "params[key] = params[key] - ... puts a new array in the dict, and the network "
@@ -460,6 +516,8 @@ _GD = Exercise(
         ("3 steps of GD(lr=0.1) on a 5 -> 4 -> 3 network", _TWO_LAYERS, 3, (), {"lr": 0.1}, None),
         ("3 steps of GD(lr=0.1, weight_decay=0.5)", _TWO_LAYERS, 3, (),
          {"lr": 0.1, "weight_decay": 0.5}, None),
+        ("a 6 -> 4 -> 3 -> 2 network (W3, b3 too), weight_decay=0.5", _THREE_LAYERS, 2, (),
+         {"lr": 0.1, "weight_decay": 0.5}, None),
     ]),
     hidden=_optimizer_cases(52, [
         ("5 steps of GD(lr=0.01, weight_decay=2.0)", _TWO_LAYERS, 5, (),
@@ -471,6 +529,7 @@ _GD = Exercise(
     ]),
     hints=(
         Hint(_variant(_GDVariant, decay_biases=True), _DECAY_BIASES),
+        Hint(_variant(_GDVariant, decay_two=True), _DECAY_TWO),
         Hint(_variant(_GDVariant, in_place=False), _NOT_IN_PLACE),
         Hint(_variant(_GDVariant, no_decay=True),
              "you ignored weight_decay: add weight_decay * W to the gradient of each weight W."),
@@ -490,6 +549,8 @@ _MOMENTUM = Exercise(
          {"lr": 0.1, "beta": 0.9}, None),
         ("3 steps of Momentum(lr=0.1, beta=0.9, weight_decay=0.5)", _TWO_LAYERS, 3, (),
          {"lr": 0.1, "beta": 0.9, "weight_decay": 0.5}, None),
+        ("a 6 -> 4 -> 3 -> 2 network (W3, b3 too), weight_decay=0.5", _THREE_LAYERS, 2, (),
+         {"lr": 0.1, "beta": 0.9, "weight_decay": 0.5}, None),
     ]),
     hidden=_optimizer_cases(62, [
         ("beta = 0: exactly gradient descent", _TWO_LAYERS, 3, (), {"lr": 0.1, "beta": 0.0}, None),
@@ -508,6 +569,7 @@ _MOMENTUM = Exercise(
         Hint(_variant(_MomentumVariant, late_velocity=True),
              "update the velocity first (v <- beta v + g), then step with the new v."),
         Hint(_variant(_MomentumVariant, decay_biases=True), _DECAY_BIASES),
+        Hint(_variant(_MomentumVariant, decay_two=True), _DECAY_TWO),
         Hint(_variant(_MomentumVariant, no_decay=True),
              "you ignored weight_decay: add weight_decay * W to the gradient of each weight W, "
              "before the velocity."),
@@ -527,10 +589,14 @@ _ADAM = Exercise(
         # weight_decay * W is at most 0.15 here: the decayed gradients stay away from 0
         ("3 steps of Adam(lr=0.01, weight_decay=0.1)", _TWO_LAYERS, 3, (),
          {"lr": 0.01, "weight_decay": 0.1}, None),
-    ]),
-    hidden=_optimizer_cases(72, [
         ("tiny gradients (about 1e-8) for b2, where eps matters", _TWO_LAYERS, 3, ("b2",),
          {"lr": 0.01}, None),
+        ("a 6 -> 4 -> 3 -> 2 network (W3, b3 too), weight_decay=0.1", _THREE_LAYERS, 2, (),
+         {"lr": 0.01, "weight_decay": 0.1}, None),
+    ]),
+    hidden=_optimizer_cases(72, [
+        ("tiny gradients (about 1e-8) for b1, 5 steps", _TWO_LAYERS, 5, ("b1",),
+         {"lr": 0.02}, None),
         ("one step (t = 1): each parameter moves by about lr", _TWO_LAYERS, 1, (),
          {"lr": 0.05, "beta1": 0.8, "beta2": 0.99}, None),
         ("5 steps with weight_decay = 0.1", _TWO_LAYERS, 5, (),
@@ -557,7 +623,12 @@ _ADAM = Exercise(
         Hint(_variant(_AdamVariant, eps_inside=True),
              "eps goes outside the square root: lr * m_hat / (sqrt(v_hat) + eps). It matters "
              "where the gradient is tiny, like the b2 of this case."),
+        Hint(_variant(_AdamVariant, one_array=True),
+             "self.m[key] and self.v[key] are one array: self.m[key] = self.v[key] = "
+             "np.zeros_like(p) gives both names the same zeros, and updating one in place "
+             "(*=, +=) changes the other. Create each with its own np.zeros_like(p)."),
         Hint(_variant(_AdamVariant, decay_biases=True), _DECAY_BIASES),
+        Hint(_variant(_AdamVariant, decay_two=True), _DECAY_TWO),
         Hint(_variant(_AdamVariant, decay_decoupled=True),
              "this course's Adam adds weight_decay * W to the gradient BEFORE step 1 (the L2 "
              "form); you decayed W directly after the update, which is AdamW."),
