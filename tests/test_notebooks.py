@@ -7,7 +7,9 @@ fail, and every demonstration and widget still works around them.
 
 from __future__ import annotations
 
+import functools
 import json
+import re
 import time
 from pathlib import Path
 
@@ -54,10 +56,16 @@ def test_instructor_notebook_runs_clean(folder, name):
     assert widgets, "no widget was displayed"
 
 
+@functools.cache
+def _blank_run(folder: str, name: str):
+    """The student's release run untouched, top to bottom, once per test session."""
+    return _execute(RELEASE / folder / f"{name}.ipynb", allow_errors=True)
+
+
 @pytest.mark.parametrize(("folder", "name"), ASSIGNMENTS)
 def test_student_release_fails_only_in_its_exercises(folder, name):
     """Run untouched, the release errors only in solution and test cells; demos and widgets work."""
-    nb = _execute(RELEASE / folder / f"{name}.ipynb", allow_errors=True)
+    nb = _blank_run(folder, name)
     exercise_cells = {cell.metadata["nbgrader"]["grade_id"] for cell in nb.cells
                       if cell.metadata.get("nbgrader", {}).get("solution")
                       or cell.metadata.get("nbgrader", {}).get("grade")}
@@ -71,6 +79,44 @@ def test_student_release_fails_only_in_its_exercises(folder, name):
     widgets = [out for cell in nb.cells if cell.cell_type == "code" for out in cell.outputs
                if WIDGET_MIME in out.get("data", {})]
     assert widgets, "the widget must work before the exercises are done"
+
+
+def _printed_lines(nb):
+    """(cell index, line) for every line a cell printed or displayed as text, and the message
+    of each error (not its traceback, which quotes the stub's `# YOUR CODE HERE`)."""
+    lines = []
+    for index, cell in enumerate(nb.cells):
+        for out in cell.get("outputs", []):
+            if out.output_type == "stream":
+                texts = [out.text]
+            elif out.output_type == "error":
+                texts = [out.evalue]
+            else:
+                data = out.get("data", {})
+                texts = [data.get(mime, "") for mime in ("text/plain", "text/markdown",
+                                                         "text/html")]
+            lines += [(index, line) for text in texts
+                      for line in "".join(text).splitlines()]
+    return lines
+
+
+_YOURS = re.compile(r"\byours?\b", re.IGNORECASE)
+#: what a true sentence about a blank exercise says: it is not done, or the reference runs
+_TRUE_OF_BLANK = re.compile(r"\bnot\b|n't\b|\breference\b", re.IGNORECASE)
+
+
+@pytest.mark.parametrize(("folder", "name"), ASSIGNMENTS)
+def test_blank_release_claims_nothing_of_yours(folder, name):
+    """With every exercise blank, no cell says that the student's code runs or does well: no
+    "✔ Using your", no "your ... reached", and every line that speaks of "your" code says it
+    is not done yet or that the reference runs instead (issue 13, item 6)."""
+    lines = _printed_lines(_blank_run(folder, name))
+    assert not [(i, line) for i, line in lines if "\u2714 Using your" in line]
+    assert not [(i, line) for i, line in lines
+                if re.search(r"\byours?\b.*\breached\b", line, re.IGNORECASE)]
+    false = [(i, line) for i, line in lines
+             if _YOURS.search(line) and not _TRUE_OF_BLANK.search(line)]
+    assert not false, f"cells speak of the student's code, which is blank: {false}"
 
 
 @pytest.mark.parametrize("path", sorted(
