@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from course_tools import mistakes_of, visible_verdicts
 
+from course_lib.checks import ExerciseFailed, check
+from course_lib.checks.optimizers import _mb_global_generator
 from course_lib.optim import GD, Adam, Momentum, gradient_descent
 
 OPTIMIZERS = [GD, Momentum, Adam]
@@ -378,3 +381,34 @@ def test_gradient_descent_rejects_bad_arguments():
         gradient_descent(lambda x: x, np.ones(2), lr=0.1, eps=0.0)
     with pytest.raises(ValueError, match=r"shape of x, \(2,\); got \(3,\)"):
         gradient_descent(lambda x: np.ones(3), np.ones(2), lr=0.1)
+
+
+# ---------------------------------------------------------------- the notebook's checks
+
+
+def test_checking_minibatches_leaves_numpys_global_generator_as_it_was():
+    """The checks seed np.random while they run (to name a draw from it), then put it back."""
+    np.random.seed(123)
+    expected = np.random.random(3)
+    np.random.seed(123)
+    with pytest.raises(ExerciseFailed, match="global generator"):
+        check("iterate_minibatches", _mb_global_generator)
+    np.testing.assert_array_equal(np.random.random(3), expected)
+
+
+FOLDER, NAME = "05_optimizers", "optimizers"
+
+
+@pytest.fixture(scope="module")
+def verdicts():
+    """What the notebook's visible test cell says to each typical mistake (one kernel)."""
+    return visible_verdicts(FOLDER, NAME, mistakes_of(FOLDER))
+
+
+@pytest.mark.parametrize("mistake", sorted(mistakes_of(FOLDER)))
+def test_the_visible_test_catches_each_typical_mistake(verdicts, mistake):
+    """Each mistake of tests/mistakes/05_optimizers.json fails its exercise's visible test
+    cell, with a message that names it (or the line of the student's code that raised)."""
+    said = verdicts[mistake]
+    assert said, f"{mistake}: the visible test cell passed"
+    assert mistakes_of(FOLDER)[mistake]["says"] in said, said
