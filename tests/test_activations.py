@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from course_tools import mistakes_of, visible_verdicts
 
 from course_lib.activations import (
     ACTIVATIONS,
@@ -279,3 +280,23 @@ def test_softmax_of_scalar_raises():
     """softmax needs an axis of classes: a scalar raises ValueError mentioning shape ()."""
     with pytest.raises(ValueError, match=r"shape \(\)"):
         softmax(3.0)
+
+
+# ---------------------------------------------------------------- the notebook's feedback
+
+FOLDER, NAME = "01_activations", "activations"
+
+
+@pytest.fixture(scope="module")
+def verdicts():
+    """What the notebook's visible test cell says to each typical mistake (one kernel)."""
+    return visible_verdicts(FOLDER, NAME, mistakes_of(FOLDER))
+
+
+@pytest.mark.parametrize("mistake", sorted(mistakes_of(FOLDER)))
+def test_the_visible_test_catches_each_typical_mistake(verdicts, mistake):
+    """Each mistake of tests/mistakes/01_activations.json fails its exercise's visible test
+    cell, and the message names it (or shows the error raised in the student's code)."""
+    said = verdicts[mistake]
+    assert said, f"{mistake}: the visible test cell passed"
+    assert mistakes_of(FOLDER)[mistake]["says"] in said, said
