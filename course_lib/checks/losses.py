@@ -24,6 +24,8 @@ _MISMATCH = "shapes that differ must raise ValueError"
 _MSE_VISIBLE = (
     Case("three predictions against three targets", _MSE_HAND),
     Case("a batch of 4 samples with 3 outputs each (average over all 12 numbers)", _MSE_BATCH),
+    Case("integer predictions and targets",
+         (np.array([[3, 0], [1, 2]]), np.array([[1, 0], [2, 2]]))),
     Case(f"y_pred of shape (4,) against y_true of shape (4, 1): {_MISMATCH}",
          (_FLAT, _COLUMN), raises=ValueError),
 )
@@ -44,13 +46,21 @@ _BROADCAST = ("y_pred and y_true have different shapes and NumPy broadcast them:
               "`y_pred.shape == y_true.shape` first and `raise ValueError(...)` when they differ.")
 
 
-def _diff(y_pred, y_true):
+def _broadcast_diff(y_pred, y_true):
     return np.asarray(y_pred, dtype=float) - np.asarray(y_true, dtype=float)
+
+
+def _diff(y_pred, y_true):
+    """The difference, for the mistakes other than the missing shape check: those functions
+    refuse shapes that differ, so on such a case only the broadcast is named."""
+    if np.shape(y_pred) != np.shape(y_true):
+        raise ValueError("shapes differ")
+    return _broadcast_diff(y_pred, y_true)
 
 
 def _mse_hints():
     return (
-        Hint(lambda y_pred, y_true: np.mean(_diff(y_pred, y_true) ** 2), _BROADCAST),
+        Hint(lambda y_pred, y_true: np.mean(_broadcast_diff(y_pred, y_true) ** 2), _BROADCAST),
         Hint(lambda y_pred, y_true: np.sum(_diff(y_pred, y_true) ** 2),
              "you summed the squares; MSE is their mean (divide by y_pred.size, or use np.mean)."),
         Hint(lambda y_pred, y_true: np.mean(np.abs(_diff(y_pred, y_true))),
@@ -67,7 +77,8 @@ def _mse_hints():
 
 def _mse_grad_hints():
     return (
-        Hint(lambda y_pred, y_true: 2.0 * _diff(y_pred, y_true) / np.size(y_pred), _BROADCAST),
+        Hint(lambda y_pred, y_true: 2.0 * _broadcast_diff(y_pred, y_true) / np.size(y_pred),
+             _BROADCAST),
         Hint(lambda y_pred, y_true: _diff(y_pred, y_true) / np.size(y_pred),
              "you forgot the factor 2: the derivative of (y_pred - y_true)**2 is "
              "2 * (y_pred - y_true)."),
@@ -96,16 +107,20 @@ _CE_TWO = (_rng.normal(0.0, 2.0, size=(6, 2)), np.array([0, 1, 1, 0, 1, 0]))
 _CE_VISIBLE = (
     Case("a batch of 2 samples and 3 classes, worked out in the text", _CE_HAND),
     Case("a random batch of 4 samples and 3 classes", _CE_BATCH),
-)
-_CE_HIDDEN = (
-    # first the case that only overflow breaks, then the one that only log(0) breaks,
-    # so each naive formula meets its own likely mistake
+    # Each naive formula meets its own likely mistake: huge equal logits break only the
+    # exponentials of unshifted logits (and a shift by the whole array's max); logits 1000
+    # apart break only the log of a probability, and their last row, all far below 0, gives
+    # each naive formula a different answer there (inf, nan, -inf).
     Case("huge equal logits (+1000 and -1000)",
          (np.array([[1000.0, 1000.0, 1000.0], [-1000.0, -1000.0, -1000.0]]), np.array([1, 2]))),
     Case("logits 1000 apart, the true class far below the largest",
-         (np.array([[1000.0, 0.0, -1000.0], [0.0, 1000.0, 500.0]]), np.array([2, 0]))),
+         (np.array([[1000.0, 0.0, -1000.0], [0.0, 1000.0, 500.0], [-1000.0, -2000.0, -1500.0]]),
+          np.array([2, 0, 1]))),
     Case("rows on very different scales (around +1000 and around -1000)",
          (np.array([[1000.0, 999.0, 998.0], [-1000.0, -999.0, -998.0]]), np.array([2, 0]))),
+    Case("integer logits", (np.array([[2, 0, -1], [0, 3, 1], [1, 1, 1]]), np.array([0, 2, 1]))),
+)
+_CE_HIDDEN = (
     Case("a confident right answer (the loss is about 0)",
          (np.array([[1000.0, 0.0, 0.0]]), np.array([0]))),
     Case("a random batch of 5 samples and 7 classes", _CE_RANDOM),
@@ -195,7 +210,16 @@ def _ce_grad_hints():
         Hint(lambda logits, labels: (act.softmax(logits, axis=0) - _onehot(logits, labels))
              / len(labels),
              "you took the softmax along the wrong axis: each row (axis=1) is one sample."),
+        Hint(_whole_columns,
+             "p[:, labels] -= 1 subtracts 1 from whole columns, every row at every label; "
+             "subtract it once per row, at that row's label: p[np.arange(N), labels] -= 1."),
     )
+
+
+def _whole_columns(logits, labels):
+    p = act.softmax(logits)
+    p[:, labels] -= 1.0
+    return p / len(labels)
 
 
 def _pair_hints():
@@ -225,18 +249,22 @@ _L2_HAND = {"W1": np.array([[1.0, 2.0], [3.0, 4.0]]), "b1": np.array([10.0, 10.0
 _L2_TWO = _net((5, 3, 2), _rng)  # D=5, H=3, C=2
 _L2_THREE = _net((4, 6, 5, 3), _rng)
 _L2_ONE = _net((3, 2), _rng)
+_L2_DEEP = _net((3,) * 13, _rng)  # 12 layers: W10, W11, W12 have two digits
 
 _L2_VISIBLE = (
     Case("the 2-layer example of the text, lam = 0.1", (_L2_HAND, 0.1)),
     Case("a random network 5 -> 3 -> 2, lam = 0.01", (_L2_TWO, 0.01)),
-)
-_L2_HIDDEN = (
     Case("a 3-layer network (W1, W2, W3), lam = 0.5", (_L2_THREE, 0.5)),
+    Case("a single layer (W1, b1), lam = 1.5", (_L2_ONE, 1.5)),
     Case("keys in another order, biases first, lam = 0.3",
          ({k: _L2_TWO[k] for k in ("b2", "b1", "W2", "W1")}, 0.3)),
+    Case("weights only, no biases, 3 layers, lam = 2",
+         ({k: _L2_THREE[k] for k in ("W1", "W2", "W3")}, 2.0)),
+    Case("integer weights, lam = 1", ({"W1": np.array([[1, -2], [3, 0]]), "b1": np.array([4, 4])}, 1.0)),
+)
+_L2_HIDDEN = (
     Case("lam = 0 (no penalty)", (_L2_TWO, 0.0)),
-    Case("weights only, no biases, lam = 2", ({"W1": _L2_TWO["W1"], "W2": _L2_TWO["W2"]}, 2.0)),
-    Case("a single layer (W1, b1), lam = 1.5", (_L2_ONE, 1.5)),
+    Case("a 12-layer network, lam = 0.2", (_L2_DEEP, 0.2)),
 )
 
 
@@ -267,6 +295,17 @@ def _l2_hints():
         Hint(lambda params, lam: 0.5 * lam * _sq(params, ["W1", "W2"]),
              "you penalised W1 and W2 only; loop over every key of params that is a weight, "
              "however many layers there are."),
+        Hint(lambda params, lam: 0.5 * lam * sum(float(np.sum(params[k])) ** 2
+                                                for k in _weights(params)),
+             "you squared the sum of each matrix, (sum W)**2; sum the squares, np.sum(W**2)."),
+        Hint(lambda params, lam: 0.5 * lam * _sq(params, [f"W{i}" for i in
+                                                          range(1, len(params) // 2 + 1)]),
+             "you counted the layers as len(params) // 2, as if every layer had a bias; "
+             "loop over the keys instead and keep those that start with W."),
+        Hint(lambda params, lam: 0.5 * lam * sum(float(np.sum(np.square(v)))
+                                                for v in list(params.values())[::2]),
+             "you took every other value of params, as if the keys always came in the order "
+             "W1, b1, W2, b2, ...; pick the weights by their keys (key.startswith('W'))."),
     )
 
 
