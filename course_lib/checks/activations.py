@@ -85,9 +85,9 @@ _SOFTMAX_NO_MAX = ("you exponentiated the scores without subtracting the max: ex
 _SOFTMAX_WHOLE_SUM = ("you divided by the sum over the whole array (e.sum()); sum along `axis` "
                       "with keepdims=True so each row (or column) sums to 1.")
 _SOFTMAX_KEEPDIMS = ("without keepdims=True, the max or the sum along `axis` loses that axis, "
-                     "and NumPy broadcasts it against the wrong one: here each column is "
-                     "divided by one row's sum (for scores of shape (3, 4) it raises 'operands "
-                     "could not be broadcast'). Use keepdims=True in both max and sum.")
+                     "and NumPy broadcasts it against the wrong one: here column j is shifted "
+                     "or divided by row j's max or sum (for scores of shape (3, 4) it raises "
+                     "'operands could not be broadcast'). Use keepdims=True in both max and sum.")
 
 
 def _shifted(z, axis=-1):
@@ -108,6 +108,8 @@ def _softmax_hints():
              _SOFTMAX_KEEPDIMS),
         Hint(lambda z, axis=-1: np.exp(z - z.max(axis=axis))
              / np.exp(z - z.max(axis=axis)).sum(axis=axis), _SOFTMAX_KEEPDIMS),
+        Hint(lambda z, axis=-1: np.exp(z - z.max(axis=axis))
+             / np.exp(z - z.max(axis=axis)).sum(axis=axis, keepdims=True), _SOFTMAX_KEEPDIMS),
         Hint(lambda z, axis=-1: np.exp(z) / np.exp(z).sum(axis=axis, keepdims=True),
              _SOFTMAX_NO_MAX),
         Hint(lambda z, axis=-1: np.exp(z - z.max()) / np.exp(z - z.max()).sum(axis=axis, keepdims=True),
