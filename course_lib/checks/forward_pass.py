@@ -8,7 +8,7 @@ import numpy as np
 
 from .. import layers, network
 from ..activations import ACTIVATIONS
-from ._engine import Case, Exercise, Hint
+from ._engine import Case, Exercise, ExerciseFailed, Hint
 
 __all__ = ["EXERCISES", "OnesGenerator"]
 
@@ -90,13 +90,23 @@ def _dense_parts(fn):
                 f"{_describe(out)}" + (f" whose cache is {_describe(out[1])}" if _pair(out) else "")
                 + ". End with `return Z, (X, W)`."
             )
-        return out[0], out[1][0], out[1][1]
+        return out[0], _as_given(out[1][0]), _as_given(out[1][1])
     return run
 
 
-def _dense_case(label, n, d, h, seed, zero_w=False):
+def _as_given(part):
+    """A cached input, compared by value: X cached exactly as given, integers (pixels)
+    included, is right; the reference keeps a float64 copy of it."""
+    if isinstance(part, np.ndarray) and part.dtype.kind in "iub":
+        return part.astype(np.float64)
+    return part
+
+
+def _dense_case(label, n, d, h, seed, zero_w=False, pixels=False):
+    """X (N, D), W (H, D), b (H,). ``pixels``: X holds integers 0..16, as the digits do,
+    and is a transpose, not contiguous in memory (a copy for the call keeps it so)."""
     rng = np.random.default_rng(seed)
-    X = rng.normal(size=(n, d))
+    X = rng.integers(0, 17, size=(d, n)).T if pixels else rng.normal(size=(n, d))
     W = np.zeros((h, d)) if zero_w else rng.normal(size=(h, d))
     b = rng.uniform(0.5, 1.5, size=h) * rng.choice([-1.0, 1.0], size=h)  # away from 0
     return Case(label, (X, W, b))
@@ -123,6 +133,40 @@ _INIT_CASES_HIDDEN = (
     _init_case("a 256 x 256 layer", 256, 256, 6),
     _init_case("a generator that has already drawn 10 numbers", 6, 2, 7, used=10),
 )
+
+
+def _drawn_from_rng(name):
+    """he_init / xavier_init -> the same function, failing when it leaves ``rng`` untouched.
+
+    Numbers drawn from np.random (or from a generator of the student's own) differ
+    from the reference's on every run, so no known wrong answer can match them; the
+    generator's state tells: a function that draws from ``rng`` moves it on.
+    """
+    def adapter(fn):
+        def run(n_in, n_out, rng):
+            state = copy.deepcopy(rng.bit_generator.state) \
+                if isinstance(rng, np.random.Generator) else None
+            W = fn(n_in, n_out, rng)
+            if state is not None and W is not None and rng.bit_generator.state == state:
+                raise ExerciseFailed(
+                    f"{name}({n_in}, {n_out}, {rng!r}) left the generator rng as it was: its "
+                    f"weights were not drawn from it.\n  Likely mistake: {_NP_RANDOM_HINT}"
+                )
+            return W
+        return run
+    return adapter
+
+
+_NP_RANDOM_HINT = ("you drew from np.random (np.random.normal, np.random.randn, or a new "
+                   "default_rng()) instead of the rng you are given: draw with "
+                   "rng.normal(0.0, std, size=(n_out, n_in)), so that the same generator "
+                   "always gives the same weights.")
+
+
+def _np_random(std_of):
+    def wrong(n_in, n_out, rng):
+        return np.random.normal(0.0, std_of(n_in, n_out), size=(n_out, n_in))
+    return wrong
 
 
 def _normal(std_of, shape_of=lambda n_in, n_out: (n_out, n_in), transpose=False):
@@ -192,7 +236,7 @@ def _mlp_parts(fn):
                     f"yours is {_describe(cache)}."
                 )
             (H, W), Z = cache
-            parts[f"caches[{i - 1}] H_{i - 1}"] = H
+            parts[f"caches[{i - 1}] H_{i - 1}"] = _as_given(H)
             parts[f"caches[{i - 1}] W_{i}"] = W
             parts[f"caches[{i - 1}] Z_{i}"] = Z
         parts["logits"] = logits
@@ -200,19 +244,38 @@ def _mlp_parts(fn):
     return run
 
 
-def _mlp_wrong(hidden_f=None, output_f=False, cache_after=False):
-    """A forward pass with one known mistake, for the hints (built from the reference layer)."""
+def _mlp_wrong(hidden_f=None, output_f=False, cache_after=False, layer_params=None):
+    """A forward pass with one known mistake, for the hints (built from the reference layer).
+
+    ``layer_params(params)`` gives the (W, b) pairs in the order the mistake takes them.
+    """
     def wrong(X, params, activation="relu"):
         f = hidden_f or ACTIVATIONS[activation][0]
-        n_layers = _n_layers(params)
+        pairs = (layer_params or _by_name)(params)
         H, caches = X, []
-        for i in range(1, n_layers + 1):
-            Z, cache = layers.dense_forward(H, params[f"W{i}"], params[f"b{i}"])
-            caches.append((cache, f(Z) if cache_after else Z))
-            if i < n_layers:
+        for i, (W, b) in enumerate(pairs, start=1):
+            Z, cache = layers.dense_forward(H, W, b)
+            hidden = i < len(pairs)
+            caches.append((cache, f(Z) if cache_after and hidden else Z))
+            if hidden:
                 H = f(Z)
         return (f(Z) if output_f else Z), caches
     return wrong
+
+
+def _by_name(params):
+    return [(params[f"W{i}"], params[f"b{i}"]) for i in range(1, _n_layers(params) + 1)]
+
+
+def _in_dict_order(params):
+    values = list(params.values())  # W1, b1, W2, ... only if the dict was built so
+    return list(zip(values[0::2], values[1::2], strict=True))
+
+
+def _in_sorted_order(params):
+    # as strings "W10" < "W2": the layers of a deep network come out shuffled
+    return [(params[key], params["b" + key[1:]]) for key in sorted(k for k in params
+                                                                   if k.startswith("W"))]
 
 
 def _mlp_params(sizes, seed, order=None):
@@ -226,8 +289,12 @@ def _mlp_params(sizes, seed, order=None):
     return params
 
 
-def _mlp_case(label, n, sizes, seed, activation=None, order=None, scale=1.0):
-    X = np.random.default_rng(seed + 1000).normal(0.0, scale, size=(n, sizes[0]))
+def _mlp_case(label, n, sizes, seed, activation=None, order=None, scale=1.0, pixels=False):
+    rng = np.random.default_rng(seed + 1000)
+    if pixels:  # integers 0..16, as the digits, in a transpose: not contiguous in memory
+        X = rng.integers(0, 17, size=(sizes[0], n)).T
+    else:
+        X = rng.normal(0.0, scale, size=(n, sizes[0]))
     kwargs = {} if activation is None else {"activation": activation}
     return Case(label, (X, _mlp_params(sizes, seed, order)), kwargs)
 
@@ -239,6 +306,9 @@ EXERCISES = {
         visible=(
             _dense_case("N=2 samples, D=3 inputs, H=3 units", 2, 3, 3, 0),
             _dense_case("N=4 samples, D=5 inputs, H=3 units", 4, 5, 3, 1),
+            _dense_case("one sample and one unit: N=1, D=4, H=1", 1, 4, 1, 8),
+            _dense_case("X of integer pixel values 0..16, as the digits, given as a transpose "
+                        "(not contiguous): N=5, D=3, H=2", 5, 3, 2, 9, pixels=True),
         ),
         hidden=(
             _dense_case("one sample: N=1, D=6, H=2", 1, 6, 2, 2),
@@ -257,6 +327,9 @@ EXERCISES = {
                  "Z = X @ W.T + b."),
             Hint(lambda X, W, b: (X @ W.T, (X, W)), "you forgot to add the bias b."),
             Hint(lambda X, W, b: (X @ W.T - b, (X, W)), "you subtracted b: Z = X @ W.T + b."),
+            Hint(lambda X, W, b: (np.squeeze(X @ W.T + b), (X, W)),
+                 "you squeezed Z: keep its shape (N, H) also when N or H is 1 (one sample is "
+                 "still a batch, one unit still a layer)."),
             Hint(lambda X, W, b: (X @ W.T + b, (X, W.T)),
                  "the cache holds W as it was given, shape (H, D), not W.T."),
             Hint(lambda X, W, b: (X @ W.T + b, (W, X)),
@@ -283,7 +356,10 @@ EXERCISES = {
                  "that is Xavier's std sqrt(2 / (n_in + n_out)); He's is sqrt(2 / n_in)."),
             Hint(_normal(_he_std, _transposed_shape), _SHAPE_HINT),
             Hint(_normal(_he_std, _transposed_shape, transpose=True), _TRANSPOSE_HINT),
+            # named by the adapter, which sees that rng was not used (the numbers never match)
+            Hint(_np_random(_he_std), _NP_RANDOM_HINT),
         ),
+        adapter=_drawn_from_rng("he_init"),
     ),
     "xavier_init": Exercise(
         name="xavier_init",
@@ -306,26 +382,38 @@ EXERCISES = {
                  "rng.normal(0.0, std, size=(n_out, n_in))."),
             Hint(_normal(_xavier_std, _transposed_shape), _SHAPE_HINT),
             Hint(_normal(_xavier_std, _transposed_shape, transpose=True), _TRANSPOSE_HINT),
+            # named by the adapter, which sees that rng was not used (the numbers never match)
+            Hint(_np_random(_xavier_std), _NP_RANDOM_HINT),
         ),
+        adapter=_drawn_from_rng("xavier_init"),
     ),
     "mlp_forward": Exercise(
         name="mlp_forward",
         reference=network.mlp_forward,
         visible=(
-            _mlp_case("a 5 -> 3 -> 2 network on N=4 samples, default activation (relu)",
-                      4, [5, 3, 2], 0),
+            _mlp_case("a 5 -> 3 -> 2 network on N=4 samples, default activation (relu), logits "
+                      "of both signs", 4, [5, 3, 2], 2),
             _mlp_case("a 4 -> 6 -> 5 -> 3 tanh network on N=7 samples", 7, [4, 6, 5, 3], 1,
                       "tanh"),
+            _mlp_case("a deep sigmoid network: 12 layers, 5 -> 6 -> 6 -> ... -> 6, on N=3 "
+                      "samples (W10, W11, W12 come after W9)", 3, [5] + [6] * 12, 10, "sigmoid"),
+            _mlp_case("params given in the order W2, b2, W1, b1 (look them up by name): "
+                      "4 -> 4 -> 4, elu, N=2", 2, [4, 4, 4], 11, "elu",
+                      order=["W2", "b2", "W1", "b1"]),
+            _mlp_case("one sample (N=1) through a single hidden unit: 3 -> 1 -> 2, softplus",
+                      1, [3, 1, 2], 12, "softplus"),
+            _mlp_case("X of integer pixel values 0..16, as the digits, given as a transpose "
+                      "(not contiguous): 6 -> 4 -> 3 on N=5", 5, [6, 4, 3], 13, pixels=True),
         ),
         hidden=(
-            _mlp_case("a single layer 6 -> 2 (no hidden layer: a linear model)", 3, [6, 2], 2,
+            _mlp_case("a single layer 6 -> 2 (no hidden layer: a linear model)", 3, [6, 2], 20,
                       "relu"),
             _mlp_case("a 3 -> 7 -> 5 -> 4 -> 2 sigmoid network on N=6", 6, [3, 7, 5, 4, 2], 3,
                       "sigmoid"),
             _mlp_case("one sample, 2 -> 8 -> 3, elu", 1, [2, 8, 3], 4, "elu"),
             _mlp_case("softplus, 5 -> 4 -> 6 on N=3", 3, [5, 4, 6], 5, "softplus"),
-            _mlp_case("params given in the order W2, b2, W1, b1 (look them up by name)",
-                      4, [3, 5, 2], 6, order=["W2", "b2", "W1", "b1"]),
+            _mlp_case("params given in the order b1, W2, W1, b2", 4, [3, 5, 2], 6,
+                      order=["b1", "W2", "W1", "b2"]),
             _mlp_case("relu passed by name, inputs of size 100", 5, [4, 3, 6, 2], 7, "relu",
                       scale=100.0),
         ),
@@ -340,6 +428,14 @@ EXERCISES = {
                  "(backpropagation needs f'(Z_i)), not H_i = f(Z_i)."),
             Hint(_mlp_wrong(hidden_f=ACTIVATIONS["relu"][0]),
                  "you ignored the `activation` argument: take f = ACTIVATIONS[activation][0]."),
+            Hint(_mlp_wrong(layer_params=_in_dict_order),
+                 "you took the parameters in the dict's order (params.values() or .items()); "
+                 "a dict's order is not guaranteed to be W1, b1, W2, ...: look each one up by "
+                 "name, params[f\"W{i}\"] and params[f\"b{i}\"], for i = 1, ..., L."),
+            Hint(_mlp_wrong(layer_params=_in_sorted_order),
+                 "you took the layers in the sorted order of their names, where \"W10\" comes "
+                 "before \"W2\" (strings sort letter by letter): loop over i = 1, ..., L and "
+                 "look the parameters up as params[f\"W{i}\"]."),
         ),
         adapter=_mlp_parts,
         depends={"dense_forward": layers.dense_forward},
