@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from course_tools import mistakes_of, visible_verdicts
 
 from course_lib.gradcheck import numerical_gradient, relative_error
 from course_lib.layers import (
@@ -220,3 +221,24 @@ def test_activation_backward_checks_shapes_and_names(rng, unchanged):
         activation_backward(dH.T, Z)
     with pytest.raises(ValueError, match="activation must be one of"):
         activation_backward(dH, Z, "gelu")
+
+
+# ---------------------------------------------------------------- typical mistakes, in the notebook
+
+FOLDER, NAME = "02_forward_pass", "forward_pass"
+
+
+@pytest.fixture(scope="module")
+def verdicts():
+    """What the visible test cells of notebook 02 (the forward pass), whose exercises are mostly this module's, say to each typical mistake
+    of tests/mistakes/02_forward_pass.json: one kernel for them all."""
+    return visible_verdicts(FOLDER, NAME, mistakes_of(FOLDER))
+
+
+@pytest.mark.parametrize("mistake", sorted(mistakes_of(FOLDER)))
+def test_the_visible_test_catches_each_typical_mistake(verdicts, mistake):
+    """The mistake fails its exercise's visible test cell, with a message that names it (or
+    shows the line of the student's code that raised)."""
+    says = mistakes_of(FOLDER)[mistake]["says"]
+    assert verdicts[mistake], f"{mistake} passes the visible test cell"
+    assert says in verdicts[mistake], f"{mistake}: expected {says!r} in:\n{verdicts[mistake]}"
