@@ -71,6 +71,10 @@ _DENSE_ONE = _dense_case(_rng, 1, 3, 2)
 _DENSE_SQUARE = _dense_case(_rng, 3, 4, 4)
 _DENSE_BIG = _dense_case(_rng, 50, 7, 9, scale=100.0)
 _DENSE_ZERO = (np.zeros((5, 2)), _dense_case(_rng, 5, 3, 2)[1])
+_DENSE_ONE_ONE = _dense_case(_rng, 1, 3, 1)
+# the first layer's cache holds the data: integer pixels 0..16, as the digits; dZ a transpose
+_DENSE_PIXELS = (_rng.normal(size=(2, 5)).T,
+                 (_rng.integers(0, 17, size=(5, 3)), _rng.normal(size=(2, 3))))
 
 
 def _dense_mean_db(dZ, cache):
@@ -100,6 +104,11 @@ def _dense_dW_over_n(dZ, cache):
     return dX, dZ.T @ X / len(X), db
 
 
+def _dense_db_keepdims(dZ, cache):
+    dX, dW, _ = layers.dense_backward(dZ, cache)
+    return dX, dW, dZ.sum(axis=0, keepdims=True)
+
+
 def _dense_wrong_order(dZ, cache):
     dX, dW, db = layers.dense_backward(dZ, cache)
     return dW, dX, db
@@ -113,6 +122,9 @@ _DENSE = Exercise(
     visible=(
         Case("a batch of N=4 samples, D=5 inputs, H=3 units", _DENSE_453),
         Case("N=6 samples, D=2 inputs, H=4 units", _DENSE_624),
+        Case("one sample and one unit: N=1, D=3, H=1", _DENSE_ONE_ONE),
+        Case("X in the cache of integer pixel values 0..16, as the digits, and dZ given as a "
+             "transpose (not contiguous): N=5, D=3, H=2", _DENSE_PIXELS),
     ),
     hidden=(
         Case("a single sample (N=1), D=3, H=2", _DENSE_ONE),
@@ -136,6 +148,8 @@ _DENSE = Exercise(
         Hint(_dense_db_total,
              "db has one entry per unit, shape (H,): sum over the samples only, "
              "dZ.sum(axis=0), not over everything."),
+        Hint(_dense_db_keepdims,
+             "db has b's shape (H,): sum without keepdims, dZ.sum(axis=0)."),
         Hint(_dense_wrong_order, "return the gradients in the order (dX, dW, db)."),
     ),
 )
@@ -149,7 +163,7 @@ _Z_32, _DH_32 = _rng.normal(0.0, 2.0, size=(3, 2)), _rng.normal(0.0, 1.0, size=(
 _Z_54, _DH_54 = _rng.normal(0.0, 2.0, size=(5, 4)), _rng.normal(0.0, 1.0, size=(5, 4))
 _Z_3D, _DH_3D = _rng.normal(0.0, 2.0, size=(2, 3, 4)), _rng.normal(0.0, 1.0, size=(2, 3, 4))
 _Z_EXTREME = np.array([[-1000.0, -710.0, -40.0, 0.0, 40.0, 710.0, 1000.0]])
-_DH_EXTREME = np.ones_like(_Z_EXTREME)
+_DH_EXTREME = np.array([[0.5, -1.0, 2.0, 1.5, -0.5, 1.0, 3.0]])  # not all 1: dH * f' != f'
 
 
 def _act_times_f(dH, Z, activation="relu"):
@@ -174,19 +188,26 @@ def _act_of_dH(dH, Z, activation="relu"):
     return Z * ACTIVATIONS[activation][1](dH)
 
 
+def _act_naive_sigmoid(dH, Z, activation="relu"):
+    if activation != "sigmoid":
+        return dH * ACTIVATIONS[activation][1](Z)
+    s = 1.0 / (1.0 + np.exp(-Z))  # exp(1000) overflows
+    return dH * s * (1.0 - s)
+
+
 _ACTIVATION = Exercise(
     name="activation_backward",
     reference=layers.activation_backward,
     visible=(
         Case("ReLU (the default) on a (4, 3) batch with zeros in Z", (_DH_43, _Z_MIXED)),
         Case("sigmoid on a (4, 3) batch", (_DH_43, _Z_MIXED), {"activation": "sigmoid"}),
+        Case("sigmoid with Z from -1000 to 1000", (_DH_EXTREME, _Z_EXTREME),
+             {"activation": "sigmoid"}),
     ),
     hidden=(
         Case("tanh on a (2, 5) batch", (_DH_25, _Z_25), {"activation": "tanh"}),
         Case("softplus on a (3, 2) batch", (_DH_32, _Z_32), {"activation": "softplus"}),
         Case("elu on a (5, 4) batch", (_DH_54, _Z_54), {"activation": "elu"}),
-        Case("sigmoid with Z from -1000 to 1000", (_DH_EXTREME, _Z_EXTREME),
-             {"activation": "sigmoid"}),
         Case("tanh with Z from -1000 to 1000", (_DH_EXTREME, _Z_EXTREME), {"activation": "tanh"}),
         Case("relu on an empty batch of shape (0, 3)", (np.zeros((0, 3)), np.zeros((0, 3)))),
         Case("elu on a 3-D array of shape (2, 3, 4)", (_DH_3D, _Z_3D), {"activation": "elu"}),
@@ -205,6 +226,10 @@ _ACTIVATION = Exercise(
              "at Z = 0 ReLU's derivative is 0 in this course (relu_grad tests Z > 0, not "
              "Z >= 0): use ACTIVATIONS['relu'][1]."),
         Hint(_act_of_dH, "you swapped dH and Z: the derivative is taken at Z, dH * f'(Z)."),
+        Hint(_act_naive_sigmoid,
+             "you wrote sigmoid's derivative with the naive 1 / (1 + np.exp(-Z)), whose exp "
+             "overflows at Z = -1000: take the derivative from ACTIVATIONS[activation][1], "
+             "which notebook 01 made stable."),
     ),
 )
 
@@ -343,10 +368,13 @@ class _RaisesOnCall:
 
 
 def _observe_numerical_gradient(fn):
-    """Run ``fn`` on its own copy of (f, x) and report the gradient and whether x came back.
+    """Run ``fn`` on its own copy of (f, x) and report the gradient and how x came back.
 
-    The copy keeps f and x together (f may read x through a model). Whether x is
-    restored is checked here, bit for bit, and named in the feedback.
+    The copy keeps f and x together (f may read x through a model), and keeps a
+    transposed x a transpose. How many elements of x are restored bit for bit is
+    counted here and named in the feedback: a count, not yes or no, because
+    where f raises, a function that restores by arithmetic has also spoiled the
+    elements before, and one without ``finally`` has not.
     """
     def run(f, x, h=1e-5):
         f, x = copy.deepcopy((f, x))
@@ -360,9 +388,15 @@ def _observe_numerical_gradient(fn):
             result = {"the error of f reached the caller": passed_on}
         else:
             result = {"gradient": fn(f, x, h)}
-        result["x restored exactly"] = float(x.tobytes() == before.tobytes())
+        result["elements of x restored exactly"] = _restored(x, before)
         return result
     return run
+
+
+def _restored(x, before) -> int:
+    """How many elements of x hold exactly their old bits (so -0.0 is not 0.0)."""
+    bits = np.ascontiguousarray(x).view(np.uint64)
+    return int(np.sum(bits == np.ascontiguousarray(before).view(np.uint64)))
 
 
 _central = gradcheck._nudged  # the reference's step, shared by the wrong variants below
@@ -407,6 +441,15 @@ def _ng_steps_back(f, x, h=1e-5):
     return grad
 
 
+def _ng_on_flat_copy(f, x, h=1e-5):
+    grad = np.zeros(x.size)
+    flat = x.reshape(-1)  # a view of x only when x is contiguous; else a copy
+    for i in range(flat.size):
+        f_plus, f_minus = _central(lambda _: f(x), flat, h, i)  # f is given x, not flat
+        grad[i] = (f_plus - f_minus) / (2 * h)
+    return grad.reshape(x.shape)
+
+
 def _ng_no_finally(f, x, h=1e-5):
     grad = np.zeros_like(x)
     for k in np.ndindex(x.shape):
@@ -440,14 +483,18 @@ _NUMERICAL = Exercise(
              (_CUBIC, np.array([1.0, -0.5, 2.0, 0.3]))),
         Case("f reading x through a model, as a loss reads W: x of shape (3, 5)",
              (_ReadsModel(_MODEL, _C_35), _W_35)),
-    ),
-    hidden=(
         Case("h = 0.01: the step must be the h given", (_CUBIC, _rng.normal(size=(2, 3))),
              {"h": 0.01}),
+        Case("f raising an error on its 3rd call: the error must reach the caller, and x "
+             "come back exactly as it was", (_RaisesOnCall(3), _UNROUNDABLE.copy())),
+        Case("x given as a transpose, shape (3, 2): not contiguous in memory, so "
+             "x.reshape(-1) and x.ravel() are copies", (_SIN, _rng.normal(size=(2, 3)).T)),
+    ),
+    hidden=(
+        Case("h = 0.5, a 2-D x", (_CUBIC, _rng.normal(size=(3, 2))), {"h": 0.5}),
         Case("values that x + h - 2h + h does not give back (0.1, -0.0, 1e6 + 0.1, -7.3, 2/3)",
              (_SIN, _UNROUNDABLE)),
-        Case("f raising an error on its 3rd call: the error must reach the caller, and x "
-             "come back exactly as it was", (_RaisesOnCall(3), _rng.normal(size=(2, 3)))),
+        Case("f raising an error on its 6th call", (_RaisesOnCall(6), _rng.normal(size=(2, 3)))),
         Case("a 3-D x of shape (2, 3, 4)", (_WEIGHTED, _rng.normal(size=(2, 3, 4)))),
         Case("a single number, x of shape (1,)", (_EXP_SUM, np.array([-4.0]))),
     ),
@@ -467,6 +514,10 @@ _NUMERICAL = Exercise(
         Hint(_ng_steps_back,
              "you stepped back by arithmetic (x[k] += h ... x[k] -= 2h ... x[k] += h); in "
              "floating point 0.1 + h - 2h + h is not 0.1. Save old = x[k] and write it back."),
+        Hint(_ng_on_flat_copy,
+             "you perturbed x.reshape(-1) (or x.ravel()), which is a copy when x is not "
+             "contiguous (a transpose, a slice), so f never saw the change and every entry "
+             "came out 0: index x itself, for k in np.ndindex(x.shape): x[k] = old + h."),
     ),
 )
 
@@ -478,40 +529,73 @@ _A3 = np.array([0.5, -2.0, 1.5])
 _A234 = _rng.normal(size=(2, 3, 4))
 
 
-def _re_over_a(a, b):
-    return np.linalg.norm(a - b) / np.linalg.norm(a)
+# Each wrong variant below makes one mistake and gets the rest right, the 0/0 guard too.
+def _guarded(rel):
+    def wrong(a, b):
+        if np.linalg.norm(a) + np.linalg.norm(b) == 0.0:
+            return 0.0
+        return rel(a, b)
+    return wrong
 
 
 def _re_no_zero_guard(a, b):
     return np.linalg.norm(a - b) / (np.linalg.norm(a) + np.linalg.norm(b))
 
 
+@_guarded
+def _re_over_a(a, b):
+    return np.linalg.norm(a - b) / np.linalg.norm(a)
+
+
+@_guarded
 def _re_elementwise(a, b):
     return np.abs(a - b) / (np.abs(a) + np.abs(b))
 
 
+@_guarded
 def _re_l1(a, b):
     return np.sum(np.abs(a - b)) / (np.sum(np.abs(a)) + np.sum(np.abs(b)))
 
 
+@_guarded
 def _re_max_norm(a, b):
     return np.linalg.norm(a - b) / max(np.linalg.norm(a), np.linalg.norm(b))
+
+
+def _re_plus_eps(a, b):
+    return np.linalg.norm(a - b) / (np.linalg.norm(a) + np.linalg.norm(b) + 1e-8)
+
+
+def _re_at_least_eps(a, b):
+    return np.linalg.norm(a - b) / max(1e-8, np.linalg.norm(a) + np.linalg.norm(b))
+
+
+_EPS_HINT = ("you kept the denominator away from 0 with a fixed eps (+ 1e-8, or max(1e-8, "
+             "...)): for gradients as small as 1e-9 the eps outweighs them and the error comes "
+             "out too small. The error must not change when a and b are scaled alike: "
+             "return 0.0 when both norms are 0, and divide by ||a|| + ||b|| otherwise.")
 
 
 _RELATIVE = Exercise(
     name="relative_error",
     reference=gradcheck.relative_error,
     visible=(
-        Case("two nearby (4, 5) arrays", (_A45, _B45)),
+        Case("two nearby (4, 5) arrays", (_B45, _A45)),
         Case("an array against zeros (the error is 1)", (_A3, np.zeros(3))),
+        Case("two zero arrays: 0, not 0/0", (np.zeros((4, 5)), np.zeros((4, 5)))),
+        Case("tiny gradients, of size 1e-9 (as deep in a network, Section 8): the nearby "
+             "(4, 5) arrays times 1e-9", (1e-9 * _A45, 1e-9 * _B45)),
+        Case("integer arrays, the first given as a transpose (not contiguous)",
+             (np.array([[3, 0], [1, -2], [4, 2]]).T, np.array([[3, 1, 5], [0, -2, 2]]))),
     ),
     hidden=(
-        Case("two zero arrays: 0, not 0/0", (np.zeros((4, 5)), np.zeros((4, 5)))),
+        Case("two zero arrays of another shape", (np.zeros(3), np.zeros(3))),
         Case("opposite signs (the error is 1)", (_A3, -_A3)),
         Case("orthogonal unit vectors", (np.array([1.0, 0.0]), np.array([0.0, 1.0]))),
         Case("b = 1000 a", (_A45, 1000.0 * _A45)),
         Case("3-D arrays of shape (2, 3, 4), in the other order", (_A234 + 0.1, _A234)),
         Case("one number each", (np.array([2.0]), np.array([2.5]))),
+        Case("tinier still: of size 1e-30, in the other order", (1e-30 * _B45, 1e-30 * _A45)),
     ),
     hints=(
         Hint(_re_no_zero_guard,
@@ -525,6 +609,8 @@ _RELATIVE = Exercise(
         Hint(_re_max_norm, "divide by the sum ||a|| + ||b||, not the larger of the two."),
         Hint(_re_l1,
              "use Euclidean norms (np.linalg.norm), not sums of absolute values."),
+        Hint(_re_plus_eps, _EPS_HINT),
+        Hint(_re_at_least_eps, _EPS_HINT),
     ),
 )
 
