@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from course_tools import mistakes_of, visible_verdicts
 
 from course_lib.gradcheck import gradient_check, numerical_gradient, relative_error
 
@@ -208,3 +209,24 @@ def test_gradient_check_needs_float64_parameters(rng):
     params = {"W1": np.ones((2, 3), dtype=int), "b1": np.zeros(2)}
     with pytest.raises(TypeError, match="float64 ndarray"):
         gradient_check(params, rng.normal(size=(4, 3)), np.array([0, 1, 1, 0]))
+
+
+# ---------------------------------------------------------------- typical mistakes, in the notebook
+
+FOLDER, NAME = "04_backprop", "backprop"
+
+
+@pytest.fixture(scope="module")
+def verdicts():
+    """What the visible test cells of notebook 04 (backpropagation), whose exercises end with this module's, say to each typical mistake
+    of tests/mistakes/04_backprop.json: one kernel for them all."""
+    return visible_verdicts(FOLDER, NAME, mistakes_of(FOLDER))
+
+
+@pytest.mark.parametrize("mistake", sorted(mistakes_of(FOLDER)))
+def test_the_visible_test_catches_each_typical_mistake(verdicts, mistake):
+    """The mistake fails its exercise's visible test cell, with a message that names it (or
+    shows the line of the student's code that raised)."""
+    says = mistakes_of(FOLDER)[mistake]["says"]
+    assert verdicts[mistake], f"{mistake} passes the visible test cell"
+    assert says in verdicts[mistake], f"{mistake}: expected {says!r} in:\n{verdicts[mistake]}"
