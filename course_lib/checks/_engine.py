@@ -28,6 +28,9 @@ __all__ = ["Case", "Hint", "Exercise", "ExerciseFailed", "Outcome", "Signature",
 RTOL = 1e-7  # a correct float64 implementation agrees far better than this
 ATOL = 1e-12  # values this close to 0 are 0 (e.g. 1 - tanh(x)**2 for large x)
 
+#: No expected value given (a hint is then matched on the student's answer alone).
+_NOTHING = object()
+
 
 class ExerciseFailed(AssertionError):
     """A check of a student's function failed; the message says what to fix.
@@ -188,11 +191,11 @@ def judge(exercise: Exercise, signature: Signature, outcomes, *, hidden: bool = 
         if case.raises:
             _judge_raise(name, case, outcome, hints)
             continue
-        got = _judge_call(name, case, outcome, hints)
         expected = reference(*copy.deepcopy(case.args), **copy.deepcopy(case.kwargs))
+        got = _judge_call(name, case, outcome, hints, expected)
         mismatch = _compare(expected, got, exercise.outputs)
         if mismatch:
-            hint = _matching_hint(hints, case, got, exercise.outputs)
+            hint = _matching_hint(hints, case, got, exercise.outputs, expected)
             raise _failed(name, case, mismatch, hint, _params(exercise.reference))
     if n != len(cases):
         raise ExerciseFailed(f"{name}: only {n} of the {len(cases)} checks ran.")
@@ -486,14 +489,15 @@ def _judge_raise(name, case: Case, outcome: Outcome, hints=()):
     )
 
 
-def _judge_call(name, case: Case, outcome: Outcome, hints=()):
+def _judge_call(name, case: Case, outcome: Outcome, hints=(), expected=_NOTHING):
     """What the call returned, once it is known to have returned properly."""
     where = case.call_text(name)
     if outcome.status == "not-implemented":
         raise _not_implemented(name)
     if outcome.status == "overflow":
         quiet = outcome.value
-        hint = _matching_hint(hints, case, quiet) if quiet is not None else None
+        hint = _matching_hint(hints, case, quiet, expected=expected, overflowed=True) \
+            if quiet is not None else None
         numpy_said, _, at = outcome.error.partition("\n")
         raise ExerciseFailed(
             f"{where} failed for {case.label}: NumPy reports '{numpy_said}'."
@@ -582,8 +586,14 @@ def _compare_arrays(exp_arr, got) -> str | None:
     if got_arr.shape != exp_arr.shape:
         return f"expected an array of shape {exp_arr.shape}, got shape {got_arr.shape}"
     if got_arr.dtype != np.float64 and exp_arr.dtype == np.float64:
-        extra = " (comparisons such as x > 0 give booleans: convert with .astype(float))" \
-            if got_arr.dtype == bool else ""
+        if got_arr.dtype == bool:
+            extra = " (comparisons such as x > 0 give booleans: convert with .astype(float))"
+        elif got_arr.dtype.kind in "iu":
+            extra = (" (an integer input stays integer: np.empty_like(x), np.zeros_like(x) "
+                     "and x.copy() of integers are integer arrays, and assigning into them "
+                     "cuts off the decimals; start from x.astype(float) or pass dtype=float)")
+        else:
+            extra = ""
         return f"expected dtype float64, got {got_arr.dtype}{extra}"
     if exp_arr.dtype.kind in "iu" and got_arr.dtype.kind not in "iu":
         return f"expected integers, got dtype {got_arr.dtype}"
@@ -615,15 +625,21 @@ def _as_float_tree(value):
     return np.asarray(value, dtype=np.float64)
 
 
-def _matching_hint(hints, case: Case, got, names=()) -> str | None:
+def _matching_hint(hints, case: Case, got, names=(), expected=_NOTHING,
+                   overflowed: bool = False) -> str | None:
     """The known mistake the student's answer ``got`` matches on ``case``; when several
     known mistakes give that same answer here, all of them, since the case cannot tell
-    which one it is."""
+    which one it is. A known mistake whose answer on this case is the right one
+    (``expected``) says nothing about it, and is never named, unless the student's code
+    ``overflowed`` and so does the mistake's (the naive formula: right numbers, by luck)."""
     matched = []
     for hint in hints:
         try:
             with np.errstate(all="ignore"):
                 wrong = hint.wrong(*copy.deepcopy(case.args), **copy.deepcopy(case.kwargs))
+            if expected is not _NOTHING and _compare(expected, wrong, names) is None \
+                    and not (overflowed and _overflows(hint.wrong, case)):
+                continue
             if _compare(wrong, got, names) is None and hint.message not in matched:
                 matched.append(hint.message)
         except Exception:  # a hint that does not apply to this case is no hint
@@ -632,6 +648,17 @@ def _matching_hint(hints, case: Case, got, names=()) -> str | None:
         return ("one of these (they give the same answer on this case):\n    - "
                 + "\n    - ".join(matched))
     return matched[0] if matched else None
+
+
+def _overflows(fn, case: Case) -> bool:
+    try:
+        with np.errstate(over="raise", divide="raise", invalid="raise"):
+            fn(*copy.deepcopy(case.args), **copy.deepcopy(case.kwargs))
+    except FloatingPointError:
+        return True
+    except Exception:
+        return False
+    return False
 
 
 def _report(name, case, mismatch: _Mismatch, hint, params=()) -> str:
