@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -177,3 +178,17 @@ def visible_verdicts(folder: str, name: str, mistakes: dict[str, dict]) -> dict[
                 for o in [*wrong.outputs, *test.outputs] if o.output_type == "error")
             client.execute_cell(nbformat.v4.new_code_cell(right.source), scratch)
     return verdicts
+
+
+@functools.cache
+def _verdicts(folder: str, name: str) -> dict[str, str]:
+    return visible_verdicts(folder, name, mistakes_of(folder))
+
+
+def assert_caught(folder: str, name: str, mistake: str) -> None:
+    """The visible test cell fails for ``mistake`` of tests/mistakes/<folder>.json, with a
+    message holding its ``says`` (the mistake named, or the student's line that raised).
+    The notebook's kernel runs once for all its mistakes."""
+    said = _verdicts(folder, name)[mistake]
+    assert said, f"{mistake}: the visible test cell passed"
+    assert mistakes_of(folder)[mistake]["says"] in said, said
