@@ -26,12 +26,14 @@ def _fails(name, fn, hidden=False) -> str:
 @pytest.mark.parametrize(("name", "hint_index"), [
     (name, i) for name, ex in EXERCISES.items() for i in range(len(ex.hints))
 ])
-def test_each_known_mistake_is_named(name, hint_index):
-    """A student implementation that makes a listed mistake fails, with a listed message."""
+def test_each_known_mistake_is_named_by_the_visible_test(name, hint_index):
+    """A student implementation that makes a listed mistake fails the visible checks (what
+    the text teaches is never tested only in hidden cases), and the message names that
+    mistake, not a neighbouring one."""
     hint = EXERCISES[name].hints[hint_index]
-    message = _fails(name, hint.wrong, hidden=True)
+    message = _fails(name, hint.wrong)
     assert "Likely mistake" in message
-    assert any(h.message in message for h in EXERCISES[name].hints)
+    assert hint.message in message
 
 
 def test_failure_gives_input_expected_got_and_mistake():
@@ -201,6 +203,8 @@ def test_own_or_reference_agrees_with_the_test_cell_and_sums_up_in_words(capsys)
     assert "does not pass its checks yet (a mix of negative, zero and positive values: " \
            "values differ" in said and "[" not in said.splitlines()[0]
     assert mine is not None
+    again = own_or_reference("relu", mine)  # the same cell run a second time
+    assert again is mine and "is the reference" in capsys.readouterr().out
 
 
 def test_hand_worked_values_name_the_part_that_differs():

@@ -566,7 +566,9 @@ def _compare(expected, got, names=(), where="") -> _Mismatch | None:
                              f"expected a tuple of {len(expected)} values{wanted}, got "
                              + (f"{len(got)} values" if isinstance(got, (tuple, list))
                                 else type(got).__name__))
-        labels = names or [f"value {i + 1}" for i in range(len(expected))]
+        # the names of the parts, when they are this tuple's (an adapter may reshape it)
+        labels = names if len(names) == len(expected) else \
+            [f"value {i + 1}" for i in range(len(expected))]
         for label, e, g in zip(labels, expected, got, strict=True):
             mismatch = _compare(e, g, (), f"{where} {label}".strip())
             if mismatch:
