@@ -35,10 +35,11 @@ def dense_forward(X, W, b):
         What :func:`dense_backward` needs.
     """
     X, W, b = _check_dense(X, W, b)
-    return _forward(X, W, b)
+    Z = X @ W.T + b  # (N, D) @ (D, H) -> (N, H); b broadcasts over the rows
+    return Z, (X, W)
 
 
-def dense_backward(dZ, cache, need_dX=True):
+def dense_backward(dZ, cache):
     r"""Gradients of a loss through :math:`Z = X W^\top + b`.
 
     With :math:`\partial L / \partial Z` given, the chain rule gives
@@ -51,20 +52,20 @@ def dense_backward(dZ, cache, need_dX=True):
         Gradient of the loss with respect to the layer's output Z.
     cache : tuple (X, W)
         As returned by :func:`dense_forward`.
-    need_dX : bool, default True
-        False skips dX (returned as None): a first layer's input is the data,
-        whose gradient nobody needs, and dX is a third of the layer's work.
 
     Returns
     -------
-    dX : ndarray, shape (N, D), or None
+    dX : ndarray, shape (N, D)
     dW : ndarray, shape (H, D), the shape of W
     db : ndarray, shape (H,)
     """
     X, W = cache
     dZ = as_float(dZ, "dZ")
     require_shape(dZ, (X.shape[0], W.shape[0]), "dZ", "the shape of Z = X @ W.T + b")
-    return _backward(dZ, cache, need_dX)
+    dX = dZ @ W  # (N, H) @ (H, D) -> (N, D)
+    dW = dZ.T @ X  # (H, N) @ (N, D) -> (H, D)
+    db = dZ.sum(axis=0)  # b feeds every sample: add their gradients, (H,)
+    return dX, dW, db
 
 
 def activation_backward(dH, Z, activation="relu"):
@@ -129,21 +130,6 @@ def xavier_init(n_in, n_out, rng):
     W : ndarray, shape (n_out, n_in)
     """
     return rng.normal(0.0, np.sqrt(2.0 / (n_in + n_out)), size=(n_out, n_in))
-
-
-# The arithmetic without the checks, for callers that have checked their
-# arrays once already (the MLP checks X in forward and owns W and b).
-def _forward(X, W, b):
-    Z = X @ W.T + b  # (N, H)
-    return Z, (X, W)
-
-
-def _backward(dZ, cache, need_dX=True):
-    X, W = cache
-    dX = dZ @ W if need_dX else None  # (N, D)
-    dW = dZ.T @ X  # (H, D)
-    db = dZ.sum(axis=0)  # (H,)
-    return dX, dW, db
 
 
 def _check_dense(X, W, b):

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import layers
 from ._validate import as_float, require_ndim
 from .activations import ACTIVATIONS
-from .layers import he_init, xavier_init
+from .layers import activation_backward, dense_backward, dense_forward, he_init, xavier_init
 
 __all__ = ["MLP", "mlp_forward", "mlp_backward"]
 
@@ -61,7 +60,6 @@ class MLP:
         self.activation = activation
         self.seed = seed
         self.init = init
-        self._f, self._f_grad = ACTIVATIONS[activation]
         rng = np.random.default_rng(seed)
         self.params = {}
         for i, (m_in, m_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True), start=1):
@@ -90,7 +88,7 @@ class MLP:
         -------
         logits : ndarray, shape (N, C) with C = sizes[-1]
         """
-        logits, self._caches = self._forward(X, keep=True)
+        logits, self._caches = mlp_forward(self._check_input(X), self.params, self.activation)
         return logits
 
     def backward(self, dout):
@@ -109,14 +107,7 @@ class MLP:
         """
         if self._caches is None:
             raise RuntimeError("call forward(X) before backward(dout)")
-        dout = as_float(dout, "dout")
-        n = self._caches[0][0][0].shape[0]  # rows of the first layer's input
-        if dout.shape != (n, self.sizes[-1]):
-            raise ValueError(
-                f"dout must have the shape of the last logits, ({n}, {self.sizes[-1]}); "
-                f"got shape {dout.shape}"
-            )
-        return _backward(dout, self._caches, self._f_grad)
+        return mlp_backward(dout, self._caches, self.activation)
 
     def predict(self, X):
         """Class ids, the arg-max of the logits; leaves the cache of forward alone.
@@ -125,10 +116,10 @@ class MLP:
         -------
         ndarray of int, shape (N,)
         """
-        logits, _ = self._forward(X, keep=False)
+        logits, _ = mlp_forward(self._check_input(X), self.params, self.activation)
         return logits.argmax(axis=1)
 
-    def _forward(self, X, keep):
+    def _check_input(self, X):
         X = as_float(X, "X")
         require_ndim(X, 2, "X", f"(N, {self.sizes[0]}), one sample per row")
         if X.shape[1] != self.sizes[0]:
@@ -136,8 +127,7 @@ class MLP:
                 f"this MLP takes {self.sizes[0]} features (sizes[0]): X must have shape "
                 f"(N, {self.sizes[0]}); got shape {X.shape}"
             )
-        logits, caches = _forward(X, self.params, self._f)
-        return logits, (caches if keep else None)
+        return X
 
     def __repr__(self):
         return f"MLP(sizes={self.sizes}, activation={self.activation!r}, seed={self.seed})"
@@ -165,26 +155,16 @@ def mlp_forward(X, params, activation="relu"):
         Layer i's dense cache (as from :func:`~course_lib.layers.dense_forward`)
         and its pre-activation output.
     """
-    f, _ = _activation(activation)
-    X = as_float(X, "X")
-    n_layers = _count_layers(params)
-    checked = {}
+    f = _activation(activation)[0]
+    X, params = _check_params(X, params)
+    n_layers = len(params) // 2
+    H, caches = X, []
     for i in range(1, n_layers + 1):
-        W, b = as_float(params[f"W{i}"], f"W{i}"), as_float(params[f"b{i}"], f"b{i}")
-        require_ndim(W, 2, f"W{i}", "(m_i, m_{i-1})")
-        width_in = X.shape[-1] if i == 1 else checked[f"W{i - 1}"].shape[0]
-        if W.shape[1] != width_in:
-            source = f"X has {width_in} features" if i == 1 else f"W{i - 1} has {width_in} rows"
-            rows = b.shape[0] if b.ndim == 1 else W.shape[0]  # b{i} knows the layer's width
-            hint = f": did you pass W{i}.T?" if W.shape == (width_in, rows) else ""
-            raise ValueError(f"W{i} must have shape ({rows}, {width_in}) because {source}; "
-                             f"got {W.shape}{hint}")
-        if b.shape != (W.shape[0],):
-            raise ValueError(f"b{i} must have shape ({W.shape[0]},), one bias per row of W{i}; "
-                             f"got {b.shape}")
-        checked[f"W{i}"], checked[f"b{i}"] = W, b
-    require_ndim(X, 2, "X", "(N, D), one sample per row")
-    return _forward(X, checked, f)
+        Z, cache = dense_forward(H, params[f"W{i}"], params[f"b{i}"])  # (N, m_i)
+        caches.append((cache, Z))
+        if i < n_layers:  # hidden layers only: the output layer is linear
+            H = f(Z)
+    return Z, caches
 
 
 def mlp_backward(dlogits, caches, activation="relu"):
@@ -208,7 +188,7 @@ def mlp_backward(dlogits, caches, activation="relu"):
     grads : dict of str -> ndarray
         ``W1, b1, …, WL, bL``, each of its parameter's shape.
     """
-    _, f_grad = _activation(activation)
+    _activation(activation)
     dlogits = as_float(dlogits, "dlogits")
     if not caches:
         raise ValueError("caches is empty: pass the caches that mlp_forward returned")
@@ -216,32 +196,16 @@ def mlp_backward(dlogits, caches, activation="relu"):
     if dlogits.shape != Z_last.shape:
         raise ValueError(f"dlogits must have the shape of the logits, {Z_last.shape}; "
                          f"got {dlogits.shape}")
-    return _backward(dlogits, caches, f_grad)
-
-
-# The arithmetic without the checks, shared by the functions above and by MLP.
-def _forward(X, params, f):
-    caches = []  # layer i: ((H_{i-1}, W_i), Z_i)
-    H = X
-    n_layers = len(params) // 2
-    for i in range(1, n_layers + 1):
-        Z, cache = layers._forward(H, params[f"W{i}"], params[f"b{i}"])
-        caches.append((cache, Z))
-        if i < n_layers:
-            H = f(Z)
-    return Z, caches
-
-
-def _backward(dlogits, caches, f_grad):
+    n_layers = len(caches)
     grads = {}
-    for i in range(1, len(caches) + 1):
+    for i in range(1, n_layers + 1):
         grads[f"W{i}"] = grads[f"b{i}"] = None  # fixes the order W1, b1, W2, b2, …
-    dZ = dlogits
-    for i in range(len(caches), 0, -1):
+    dZ = dlogits  # the last layer is linear
+    for i in range(n_layers, 0, -1):
         cache, _ = caches[i - 1]
-        dH, grads[f"W{i}"], grads[f"b{i}"] = layers._backward(dZ, cache, need_dX=i > 1)
+        dH, grads[f"W{i}"], grads[f"b{i}"] = dense_backward(dZ, cache)
         if i > 1:
-            dZ = dH * f_grad(caches[i - 2][1])  # back through layer i-1's activation
+            dZ = activation_backward(dH, caches[i - 2][1], activation)  # at Z_{i-1}
     return grads
 
 
@@ -249,6 +213,33 @@ def _activation(name):
     if name not in ACTIVATIONS:
         raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}; got {name!r}")
     return ACTIVATIONS[name]
+
+
+def _check_params(X, params):
+    """X and every W_i, b_i as float64, their shapes checked layer by layer.
+
+    dense_forward checks each layer too; here a wrong shape is named by its key and
+    by the layer before it ("W2 must have shape (6, 3) because W1 has 3 rows").
+    """
+    X = as_float(X, "X")
+    n_layers = _count_layers(params)
+    checked = {}
+    for i in range(1, n_layers + 1):
+        W, b = as_float(params[f"W{i}"], f"W{i}"), as_float(params[f"b{i}"], f"b{i}")
+        require_ndim(W, 2, f"W{i}", "(m_i, m_{i-1})")
+        width_in = X.shape[-1] if i == 1 else checked[f"W{i - 1}"].shape[0]
+        if W.shape[1] != width_in:
+            source = f"X has {width_in} features" if i == 1 else f"W{i - 1} has {width_in} rows"
+            rows = b.shape[0] if b.ndim == 1 else W.shape[0]  # b{i} knows the layer's width
+            hint = f": did you pass W{i}.T?" if W.shape == (width_in, rows) else ""
+            raise ValueError(f"W{i} must have shape ({rows}, {width_in}) because {source}; "
+                             f"got {W.shape}{hint}")
+        if b.shape != (W.shape[0],):
+            raise ValueError(f"b{i} must have shape ({W.shape[0]},), one bias per row of W{i}; "
+                             f"got {b.shape}")
+        checked[f"W{i}"], checked[f"b{i}"] = W, b
+    require_ndim(X, 2, "X", "(N, D), one sample per row")
+    return X, checked
 
 
 def _count_layers(params):

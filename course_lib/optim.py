@@ -63,15 +63,15 @@ class _Optimizer:
         self.lr = float(lr)
         self.weight_decay = float(weight_decay)
 
-    def _gradients(self, params, grads, order=None):
-        """[(key, parameter, gradient + weight decay)], in ``order`` (default: params' order).
+    def _gradients(self, params, grads):
+        """[(key, parameter, gradient + weight decay)], in the order of ``params``.
 
         Every key is checked before any is returned, so a step that fails on a
         bad gradient fails before it has changed any parameter.
         """
         _check_dicts(params, grads)
         triples = []
-        for key in params if order is None else order:
+        for key in params:
             p, g = params[key], grads[key]
             if not isinstance(p, np.ndarray) or p.dtype != np.float64:
                 raise TypeError(
@@ -171,58 +171,31 @@ class Adam(_Optimizer):
         _require(0 <= beta2 < 1, f"beta2 must be in [0, 1); got {beta2}")
         _require(eps > 0, f"eps must be > 0; got {eps}")
         self.beta1, self.beta2, self.eps = float(beta1), float(beta2), float(eps)
-        self.t = 0
-        self.m = {}  # per parameter: views into one vector holding every moment
-        self.v = {}
-        self._layout = None  # ((key, shape), ...) of the params of the first step
+        self.t = 0  # steps taken
+        self.m = {}  # key -> first moment, of the parameter's shape
+        self.v = {}  # key -> second moment
 
     def step(self, params, grads):
         """Take step t + 1, updating every array of ``params`` in place."""
-        # All parameters are updated as one vector: the same arithmetic, but a
-        # network's small bias vectors no longer cost a dozen NumPy calls each.
-        _check_dicts(params, grads)
-        layout = {key: np.shape(p) for key, p in params.items()}
-        if self._layout is None:
-            self._start(tuple(layout.items()))
-        elif layout != dict(self._layout):
+        gradients = self._gradients(params, grads)
+        shapes = {key: p.shape for key, p, _ in gradients}
+        state = {key: m.shape for key, m in self.m.items()}
+        if state and shapes != state:
             raise ValueError(
-                f"this Adam has state for parameters {dict(self._layout)}; "
-                f"step was now given {layout}"
+                f"this Adam has state for parameters {state}; step was now given {shapes}"
             )
-        # the order of the first step, whatever the order of these dicts
-        triples = self._gradients(params, grads, order=[key for key, _ in self._layout])
-        g = np.concatenate([g.ravel() for _, _, g in triples])
         self.t += 1
-        bias1 = 1.0 - self.beta1**self.t
-        bias2 = 1.0 - self.beta2**self.t
-        m, v = self._m, self._v
-        m *= self.beta1  # step 1: first moment
-        m += (1.0 - self.beta1) * g
-        v *= self.beta2  # step 2: second moment
-        v += (1.0 - self.beta2) * np.square(g)
-        # Steps 3 and 4 with the bias corrections folded into two scalars, the
-        # reordering Kingma & Ba give at the end of their Section 2:
-        # lr * (m / bias1) / (sqrt(v / bias2) + eps)
-        #   == (lr * sqrt(bias2) / bias1) * m / (sqrt(v) + eps * sqrt(bias2)).
-        denom = np.sqrt(v)
-        denom += self.eps * np.sqrt(bias2)
-        update = (self.lr * np.sqrt(bias2) / bias1) * m
-        update /= denom
-        start = 0
-        for _, p, _ in triples:
-            p -= update[start : start + p.size].reshape(p.shape)
-            start += p.size
-
-    def _start(self, layout):
-        self._layout = layout
-        size = sum(int(np.prod(shape)) for _, shape in layout)
-        self._m, self._v = np.zeros(size), np.zeros(size)
-        start = 0
-        for key, shape in layout:
-            stop = start + int(np.prod(shape))
-            self.m[key] = self._m[start:stop].reshape(shape)
-            self.v[key] = self._v[start:stop].reshape(shape)
-            start = stop
+        for key, p, g in gradients:
+            if key not in self.m:
+                self.m[key], self.v[key] = np.zeros_like(p), np.zeros_like(p)
+            m, v = self.m[key], self.v[key]  # updated in place: no new arrays each step
+            m *= self.beta1  # 1. first moment: m <- beta1 m + (1 - beta1) g
+            m += (1.0 - self.beta1) * g
+            v *= self.beta2  # 2. second moment: v <- beta2 v + (1 - beta2) g^2
+            v += (1.0 - self.beta2) * g**2
+            m_hat = m / (1.0 - self.beta1**self.t)  # 3. bias correction
+            v_hat = v / (1.0 - self.beta2**self.t)
+            p -= self.lr * m_hat / (np.sqrt(v_hat) + self.eps)  # 4. update
 
 
 def _check_dicts(params, grads):

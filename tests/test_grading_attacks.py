@@ -555,7 +555,7 @@ def test_submissions_are_not_changed(graded):
 FOLDER_02, NAME_02 = "02_forward_pass", "forward_pass"
 FULL_02 = 11.0
 
-#: answers that call course_lib's own arithmetic instead of a reference: the helpers the
+#: answers that call course_lib's own code instead of a reference: the helpers the
 #: references use, and the MLP class built on them (without its constructor, which uses
 #: he_init). Before, each passed; now what reaches a withheld computation scores 0.
 HELPER_CALLERS = {
@@ -563,27 +563,32 @@ HELPER_CALLERS = {
         "dense_forward": (
             "from course_lib import layers\n"
             "def dense_forward(X, W, b):\n"
-            "    return layers._forward(*layers._check_dense(X, W, b))\n"),
+            "    X, W, b = layers._check_dense(X, W, b)\n"
+            "    return X @ W.T + b, (X, W)\n"),
         "mlp_forward": (
             "from course_lib import network\n"
             "from course_lib.activations import ACTIVATIONS\n"
             "def mlp_forward(X, params, activation='relu'):\n"
-            "    checked = {k: np.asarray(v, dtype=float) for k, v in params.items()}\n"
-            "    return network._forward(np.asarray(X, dtype=float), checked,\n"
-            "                            ACTIVATIONS[activation][0])\n"),
+            "    X, params = network._check_params(X, params)\n"
+            "    H, caches = X, []\n"
+            "    for i in range(1, len(params) // 2 + 1):\n"
+            "        W, b = params[f'W{i}'], params[f'b{i}']\n"
+            "        Z = H @ W.T + b\n"
+            "        caches.append(((H, W), Z))\n"
+            "        H = ACTIVATIONS[activation][0](Z)\n"
+            "    return Z, caches\n"),
     },
     "mlp-class-user": {
         "mlp_forward": (
             "from course_lib.network import MLP\n"
-            "from course_lib.activations import ACTIVATIONS\n"
             "def mlp_forward(X, params, activation='relu'):\n"
             "    net = MLP.__new__(MLP)\n"
             "    n = len(params) // 2\n"
             "    net.sizes = [params['W1'].shape[1]] + [params[f'W{i}'].shape[0]\n"
             "                                           for i in range(1, n + 1)]\n"
-            "    net._f = ACTIVATIONS[activation][0]\n"
+            "    net.activation = activation\n"
             "    net.params = {k: np.asarray(v, dtype=float) for k, v in params.items()}\n"
-            "    return net._forward(X, keep=True)\n"),
+            "    return net.forward(X), net._caches\n"),
     },
 }
 

@@ -1,7 +1,7 @@
 """What a grading kernel cannot use: every course_lib name that computes an exercise's answer.
 
 The references are not the only code that computes an exercise's values: their helpers
-(``layers._forward``) and the classes built on them (``MLP``) do too. What is withheld
+(``layers._check_dense``) and the classes built on them (``MLP``) do too. What is withheld
 is worked out from the code, so these tests try every function of course_lib's math
 modules, public and private, as the answer to every exercise: whatever passes an
 exercise's checks must reach the grader (and be refused) while that exercise is tested.
@@ -80,21 +80,20 @@ def test_whatever_computes_an_answer_reaches_the_grader_while_it_is_tested(topic
 def test_the_helpers_and_the_classes_on_them_are_withheld_too():
     """02: the layer arithmetic, and MLP's forward pass through it."""
     served = withheld(_assignment("forward_pass"))
-    assert {"course_lib.layers._forward", "course_lib.network._forward",
+    assert {"course_lib.layers._check_dense", "course_lib.network._check_params",
             "course_lib.network.mlp_forward", "course_lib.layers.dense_forward"} <= set(served)
-    assert "course_lib.network._forward" in {qualified_name(v) for v in
-                                             _closure({network.MLP})}
+    assert "course_lib.network.mlp_forward" in {qualified_name(v) for v in
+                                                _closure({network.MLP})}
     # 01's activations stay usable in 02: the lesson before is a tool now
     assert not any(key.startswith("course_lib.activations.") for key in served)
     # 04 withholds the backward arithmetic, not the forward pass it builds on
     backward = withheld(_assignment("backprop"))
-    assert "course_lib.layers._backward" in backward
-    assert "course_lib.network._forward" not in backward
+    assert "course_lib.layers.dense_backward" in backward
+    assert "course_lib.network.mlp_forward" not in backward
 
 
 def test_a_test_may_use_what_its_exercise_builds_on():
     names = _assignment("forward_pass")
     assert allowed({"mlp_forward"}, names) == {
-        "course_lib.layers.dense_forward", "course_lib.layers._forward",
-        "course_lib.layers._check_dense"}
+        "course_lib.layers.dense_forward", "course_lib.layers._check_dense"}
     assert allowed({"dense_forward"}, names) == frozenset()

@@ -86,9 +86,6 @@ class Exercise:
     hints: tuple = ()  # of Hint
     #: names of the parts of a tuple output, e.g. ("dX", "dW", "db")
     outputs: tuple = ()
-    #: the parameters the student's stub has, when not all of the reference's
-    #: (the reference may take extra options, like dense_backward's need_dX)
-    params: tuple = ()
     #: turns an implementation into the function the cases call, when the exercise is
     #: not a plain function: adapter(Adam) may run a few steps and return the parameters
     adapter: Callable | None = None
@@ -148,11 +145,9 @@ def _positional_params(exercise: Exercise) -> tuple:
         parameters = inspect.signature(exercise.reference).parameters.values()
     except (TypeError, ValueError):
         return ()
-    wanted = exercise.params or tuple(p.name for p in parameters)
     leading = []
     for p in parameters:
-        if p.name not in wanted or p.default is not p.empty or p.kind not in (
-                p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
+        if p.default is not p.empty or p.kind not in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
             break
         leading.append(p.name)
     return tuple(leading)
@@ -179,7 +174,7 @@ def judge(exercise: Exercise, signature: Signature, outcomes, *, hidden: bool = 
     the first failure, so no case after it runs. ``extra`` as in :func:`observe`.
     """
     name = exercise.name
-    _judge_signature(name, signature, exercise.params or _params(exercise.reference),
+    _judge_signature(name, signature, _params(exercise.reference),
                      () if exercise.adapter else _positional_params(exercise))
     adapt = exercise.adapter or (lambda f: f)
     reference = adapt(exercise.reference)

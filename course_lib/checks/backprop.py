@@ -117,7 +117,6 @@ def _dense_wrong_order(dZ, cache):
 _DENSE = Exercise(
     name="dense_backward",
     reference=layers.dense_backward,
-    params=("dZ", "cache"),  # the reference's need_dX option is not part of the exercise
     outputs=("dX", "dW", "db"),
     visible=(
         Case("a batch of N=4 samples, D=5 inputs, H=3 units", _DENSE_453),
