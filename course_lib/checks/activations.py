@@ -12,13 +12,11 @@ import numpy as np
 
 from .. import activations as ref
 from ._engine import Case, Exercise, Hint
+from ._seeds import case_rng
 
 __all__ = ["EXERCISES"]
 
-_rng = np.random.default_rng(2024)  # fixed: the same cases for every student, every run
 _MIXED = np.array([-2.0, -0.5, 0.0, 0.5, 2.0])
-_BATCH = _rng.normal(0.0, 3.0, size=(3, 4))
-_RANDOM_3D = _rng.normal(0.0, 5.0, size=(2, 3, 4))
 # the edges of float64's exp (e^710 overflows, e^-750 underflows to 0), and +-1 among them, where
 # the right answer differs from the wrong formulas whose limits at +-infinity are right
 _EXTREME = np.array([-1000.0, -750.0, -710.0, -40.0, -1.0, 0.0, 1.0, 40.0, 710.0, 750.0, 1000.0])
@@ -26,7 +24,6 @@ _EMPTY = np.zeros((0,))
 # integers: an output made with np.empty_like(x) or x.copy() would be integer too, and
 # assigning sigmoid's values into it truncates them to 0
 _INTEGERS = np.array([[-3, -1, 0], [1, 2, 5]])
-_SQUARE = _rng.normal(0.0, 2.0, size=(3, 3))  # N = C: a sum without keepdims broadcasts silently
 # row 0 overflows a naive exp, row 1 underflows it to 0 / 0, row 2 is ordinary: the
 # mistakes that break on huge scores each give a different answer here
 _HUGE = np.array([[1000.0, 1000.0, 1000.0], [-1000.0, -1000.0, -999.0], [1.0, 2.0, 3.0]])
@@ -34,6 +31,11 @@ _HUGE = np.array([[1000.0, 1000.0, 1000.0], [-1000.0, -1000.0, -999.0], [1.0, 2.
 _STABLE = "Compute e = np.exp(-np.abs(x)), which lies in (0, 1], and build both branches from it."
 _WHERE = ("np.where computes both branches for every element before it chooses, so an exp that "
           "overflows in the branch you do not use still overflows.")
+
+
+def _random_case(name, label, std, shape, kwargs=None):
+    """A case of exercise ``name`` whose input is drawn from N(0, std^2), from its own seed."""
+    return Case(label, (case_rng(name, label).normal(0.0, std, size=shape),), kwargs or {})
 
 
 def _elementwise(name, hints=(), *, stable=True, integers=True, extreme_kwargs=None,
@@ -48,13 +50,13 @@ def _elementwise(name, hints=(), *, stable=True, integers=True, extreme_kwargs=N
         reference=getattr(ref, name),
         visible=(
             Case("a mix of negative, zero and positive values", (_MIXED,)),
-            Case("a 2-D batch of shape (3, 4)", (_BATCH,)),
+            _random_case(name, "a 2-D batch of shape (3, 4)", 3.0, (3, 4)),
             *((extreme,) if stable else ()),
             *((Case("integer inputs", (_INTEGERS,)),) if integers else ()),
             *extra_visible,
         ),
         hidden=(
-            Case("a random 3-D array of shape (2, 3, 4)", (_RANDOM_3D,)),
+            _random_case(name, "a random 3-D array of shape (2, 3, 4)", 5.0, (2, 3, 4)),
             Case("an empty array", (_EMPTY,)),
             *(() if stable else (extreme,)),
             *extra_hidden,
@@ -224,18 +226,21 @@ EXERCISES = {
         reference=ref.softmax,
         visible=(
             Case("one vector of 4 scores", (np.array([1.0, 2.0, 3.0, 0.5]),)),
-            Case("a batch of 3 rows with 3 classes each (normalise each row)", (_SQUARE,)),
-            Case("a batch of 3 rows with 4 classes each (normalise each row)", (_BATCH,)),
+            # N = C: a sum without keepdims broadcasts silently
+            _random_case("softmax", "a batch of 3 rows with 3 classes each (normalise each row)",
+                         2.0, (3, 3)),
+            _random_case("softmax", "a batch of 3 rows with 4 classes each (normalise each row)",
+                         3.0, (3, 4)),
             Case("huge scores: rows [1000, 1000, 1000], [-1000, -1000, -999] and [1, 2, 3]",
                  (_HUGE,)),
-            Case("axis=0: normalise each column", (_BATCH,), {"axis": 0}),
+            _random_case("softmax", "axis=0: normalise each column", 3.0, (3, 4), {"axis": 0}),
             Case("integer scores", (_INTEGERS,)),
         ),
         hidden=(
             Case("huge equal scores [1000, 1000, 1000]", (np.array([1000.0, 1000.0, 1000.0]),)),
             Case("scores 2000 apart", (np.array([[1000.0, -1000.0, 0.0], [-1000.0, -1000.0, -999.0]]),)),
-            Case("a 3-D array along axis=1", (_RANDOM_3D,), {"axis": 1}),
-            Case("a batch of one sample", (_BATCH[:1],)),
+            _random_case("softmax", "a 3-D array along axis=1", 5.0, (2, 3, 4), {"axis": 1}),
+            _random_case("softmax", "a batch of one sample", 3.0, (1, 4)),
         ),
         hints=_softmax_hints(),
     ),

@@ -16,6 +16,7 @@ import numpy as np
 from .. import gradcheck, layers, losses, network
 from ..activations import ACTIVATIONS
 from ._engine import Case, Exercise, ExerciseFailed, Hint
+from ._seeds import drawn_case
 
 __all__ = ["EXERCISES", "NOISE"]
 
@@ -26,12 +27,14 @@ NOISE = 1e-7
 # ---------------------------------------------------------------- helpers for the cases
 
 
-def _dense_case(rng, n, d, h, scale=1.0):
-    """(dZ, cache) for a dense layer with N=n samples, D=d inputs, H=h units."""
-    X = rng.normal(0.0, scale, size=(n, d))
-    W = rng.normal(0.0, 1.0, size=(h, d))
-    dZ = rng.normal(0.0, 1.0, size=(n, h))
-    return dZ, (X, W)
+def _dense_case(label, n, d, h, scale=1.0):
+    """A case of dense_backward: (dZ, cache) for N=n samples, D=d inputs, H=h units."""
+    def draw(rng):
+        X = rng.normal(0.0, scale, size=(n, d))
+        W = rng.normal(0.0, 1.0, size=(h, d))
+        dZ = rng.normal(0.0, 1.0, size=(n, h))
+        return dZ, (X, W)
+    return drawn_case("dense_backward", label, draw)
 
 
 def _params(rng, sizes):
@@ -43,38 +46,38 @@ def _params(rng, sizes):
     return params
 
 
-def _backward_case(seed, sizes, n, activation):
-    """(dlogits, caches) of a random network, as mlp_forward gives them."""
-    rng = np.random.default_rng(seed)
-    params = _params(rng, sizes)
-    X = rng.normal(0.0, 1.0, size=(n, sizes[0]))
-    _, caches = network.mlp_forward(X, params, activation)
-    dlogits = rng.normal(0.0, 1.0, size=(n, sizes[-1]))
-    return dlogits, caches
+def _backward_case(label, sizes, n, activation, kwargs=None):
+    """A case of mlp_backward: (dlogits, caches) of a random network, as mlp_forward gives them."""
+    def draw(rng):
+        params = _params(rng, sizes)
+        X = rng.normal(0.0, 1.0, size=(n, sizes[0]))
+        _, caches = network.mlp_forward(X, params, activation)
+        dlogits = rng.normal(0.0, 1.0, size=(n, sizes[-1]))
+        return dlogits, caches
+    return drawn_case("mlp_backward", label, draw, kwargs)
 
 
-def _network_case(seed, sizes, n):
-    """(params, X, y) of a random network and batch."""
-    rng = np.random.default_rng(seed)
-    params = _params(rng, sizes)
-    X = rng.normal(0.0, 1.0, size=(n, sizes[0]))
-    y = rng.integers(0, sizes[-1], size=n)
-    return params, X, y
+def _network_case(label, sizes, n, kwargs=None):
+    """A case of gradient_check: (params, X, y) of a random network and batch."""
+    def draw(rng):
+        params = _params(rng, sizes)
+        X = rng.normal(0.0, 1.0, size=(n, sizes[0]))
+        y = rng.integers(0, sizes[-1], size=n)
+        return params, X, y
+    return drawn_case("gradient_check", label, draw, kwargs)
 
 
 # ---------------------------------------------------------------- dense_backward
 
-_rng = np.random.default_rng(404)  # fixed: the same cases for every student, every run
-_DENSE_453 = _dense_case(_rng, 4, 5, 3)
-_DENSE_624 = _dense_case(_rng, 6, 2, 4)
-_DENSE_ONE = _dense_case(_rng, 1, 3, 2)
-_DENSE_SQUARE = _dense_case(_rng, 3, 4, 4)
-_DENSE_BIG = _dense_case(_rng, 50, 7, 9, scale=100.0)
-_DENSE_ZERO = (np.zeros((5, 2)), _dense_case(_rng, 5, 3, 2)[1])
-_DENSE_ONE_ONE = _dense_case(_rng, 1, 3, 1)
-# the first layer's cache holds the data: integer pixels 0..16, as the digits; dZ a transpose
-_DENSE_PIXELS = (_rng.normal(size=(2, 5)).T,
-                 (_rng.integers(0, 17, size=(5, 3)), _rng.normal(size=(2, 3))))
+
+def _dense_pixels(rng):
+    """The first layer's cache holds the data: integer pixels 0..16, as the digits; dZ is
+    given as a transpose."""
+    return rng.normal(size=(2, 5)).T, (rng.integers(0, 17, size=(5, 3)), rng.normal(size=(2, 3)))
+
+
+def _dense_zero_dZ(rng):
+    return np.zeros((5, 2)), (rng.normal(size=(5, 3)), rng.normal(size=(2, 3)))
 
 
 def _dense_mean_db(dZ, cache):
@@ -119,18 +122,19 @@ _DENSE = Exercise(
     reference=layers.dense_backward,
     outputs=("dX", "dW", "db"),
     visible=(
-        Case("a batch of N=4 samples, D=5 inputs, H=3 units", _DENSE_453),
-        Case("N=6 samples, D=2 inputs, H=4 units", _DENSE_624),
-        Case("one sample and one unit: N=1, D=3, H=1", _DENSE_ONE_ONE),
-        Case("X in the cache of integer pixel values 0..16, as the digits, and dZ given as a "
-             "transpose (not contiguous): N=5, D=3, H=2", _DENSE_PIXELS),
+        _dense_case("a batch of N=4 samples, D=5 inputs, H=3 units", 4, 5, 3),
+        _dense_case("N=6 samples, D=2 inputs, H=4 units", 6, 2, 4),
+        _dense_case("one sample and one unit: N=1, D=3, H=1", 1, 3, 1),
+        drawn_case("dense_backward", "X in the cache of integer pixel values 0..16, as the "
+                   "digits, and dZ given as a transpose (not contiguous): N=5, D=3, H=2",
+                   _dense_pixels),
     ),
     hidden=(
-        Case("a single sample (N=1), D=3, H=2", _DENSE_ONE),
-        Case("a square W (H = D = 4), where a transposed W still has the right shape",
-             _DENSE_SQUARE),
-        Case("N=50 samples, D=7, H=9, inputs of size about 100", _DENSE_BIG),
-        Case("dZ all zero: every gradient is 0", _DENSE_ZERO),
+        _dense_case("a single sample (N=1), D=3, H=2", 1, 3, 2),
+        _dense_case("a square W (H = D = 4), where a transposed W still has the right shape",
+                    3, 4, 4),
+        _dense_case("N=50 samples, D=7, H=9, inputs of size about 100", 50, 7, 9, scale=100.0),
+        drawn_case("dense_backward", "dZ all zero: every gradient is 0", _dense_zero_dZ),
     ),
     hints=(
         Hint(_dense_dW_transposed,
@@ -156,13 +160,17 @@ _DENSE = Exercise(
 # ---------------------------------------------------------------- activation_backward
 
 _Z_MIXED = np.array([[-2.0, -0.5, 0.0], [0.5, 2.0, -1.0], [0.0, 3.0, -3.0], [1.5, -0.1, 0.1]])
-_DH_43 = _rng.normal(0.0, 1.0, size=(4, 3))
-_Z_25, _DH_25 = _rng.normal(0.0, 2.0, size=(2, 5)), _rng.normal(0.0, 1.0, size=(2, 5))
-_Z_32, _DH_32 = _rng.normal(0.0, 2.0, size=(3, 2)), _rng.normal(0.0, 1.0, size=(3, 2))
-_Z_54, _DH_54 = _rng.normal(0.0, 2.0, size=(5, 4)), _rng.normal(0.0, 1.0, size=(5, 4))
-_Z_3D, _DH_3D = _rng.normal(0.0, 2.0, size=(2, 3, 4)), _rng.normal(0.0, 1.0, size=(2, 3, 4))
 _Z_EXTREME = np.array([[-1000.0, -710.0, -40.0, 0.0, 40.0, 710.0, 1000.0]])
 _DH_EXTREME = np.array([[0.5, -1.0, 2.0, 1.5, -0.5, 1.0, 3.0]])  # not all 1: dH * f' != f'
+
+
+def _act_case(label, shape, activation=None, Z=None):
+    """A case of activation_backward: a random dH (and Z unless given) of this shape."""
+    def draw(rng):
+        dH = rng.normal(0.0, 1.0, size=shape)
+        return dH, (rng.normal(0.0, 2.0, size=shape) if Z is None else Z)
+    return drawn_case("activation_backward", label, draw,
+                      {"activation": activation} if activation else None)
 
 
 def _act_times_f(dH, Z, activation="relu"):
@@ -198,18 +206,18 @@ _ACTIVATION = Exercise(
     name="activation_backward",
     reference=layers.activation_backward,
     visible=(
-        Case("ReLU (the default) on a (4, 3) batch with zeros in Z", (_DH_43, _Z_MIXED)),
-        Case("sigmoid on a (4, 3) batch", (_DH_43, _Z_MIXED), {"activation": "sigmoid"}),
+        _act_case("ReLU (the default) on a (4, 3) batch with zeros in Z", (4, 3), Z=_Z_MIXED),
+        _act_case("sigmoid on a (4, 3) batch", (4, 3), "sigmoid", Z=_Z_MIXED),
         Case("sigmoid with Z from -1000 to 1000", (_DH_EXTREME, _Z_EXTREME),
              {"activation": "sigmoid"}),
     ),
     hidden=(
-        Case("tanh on a (2, 5) batch", (_DH_25, _Z_25), {"activation": "tanh"}),
-        Case("softplus on a (3, 2) batch", (_DH_32, _Z_32), {"activation": "softplus"}),
-        Case("elu on a (5, 4) batch", (_DH_54, _Z_54), {"activation": "elu"}),
+        _act_case("tanh on a (2, 5) batch", (2, 5), "tanh"),
+        _act_case("softplus on a (3, 2) batch", (3, 2), "softplus"),
+        _act_case("elu on a (5, 4) batch", (5, 4), "elu"),
         Case("tanh with Z from -1000 to 1000", (_DH_EXTREME, _Z_EXTREME), {"activation": "tanh"}),
         Case("relu on an empty batch of shape (0, 3)", (np.zeros((0, 3)), np.zeros((0, 3)))),
-        Case("elu on a 3-D array of shape (2, 3, 4)", (_DH_3D, _Z_3D), {"activation": "elu"}),
+        _act_case("elu on a 3-D array of shape (2, 3, 4)", (2, 3, 4), "elu"),
     ),
     hints=(
         Hint(_act_times_f,
@@ -283,22 +291,22 @@ _MLP = Exercise(
     depends={"dense_backward": layers.dense_backward,
              "activation_backward": layers.activation_backward},
     visible=(
-        Case("a ReLU network 5 -> 4 -> 3 (the default activation) on N=6 samples",
-             _backward_case(41, [5, 4, 3], 6, "relu")),
-        Case("a tanh network 3 -> 6 -> 4 -> 2 on N=5 samples",
-             _backward_case(42, [3, 6, 4, 2], 5, "tanh"), {"activation": "tanh"}),
+        _backward_case("a ReLU network 5 -> 4 -> 3 (the default activation) on N=6 samples",
+                       [5, 4, 3], 6, "relu"),
+        _backward_case("a tanh network 3 -> 6 -> 4 -> 2 on N=5 samples",
+                       [3, 6, 4, 2], 5, "tanh", {"activation": "tanh"}),
     ),
     hidden=(
-        Case("a single linear layer 4 -> 3 (no hidden layer) on N=2 samples",
-             _backward_case(43, [4, 3], 2, "sigmoid"), {"activation": "sigmoid"}),
-        Case("a sigmoid network 2 -> 7 -> 5 -> 6 -> 3 on N=8 samples",
-             _backward_case(44, [2, 7, 5, 6, 3], 8, "sigmoid"), {"activation": "sigmoid"}),
-        Case("an ELU network 6 -> 3 -> 4 on one sample (N=1)",
-             _backward_case(45, [6, 3, 4], 1, "elu"), {"activation": "elu"}),
-        Case("a softplus network 3 -> 5 -> 2 on N=4 samples",
-             _backward_case(46, [3, 5, 2], 4, "softplus"), {"activation": "softplus"}),
-        Case("a deeper ReLU network 4 -> 5 -> 5 -> 5 -> 5 -> 3 on N=7 samples",
-             _backward_case(47, [4, 5, 5, 5, 5, 3], 7, "relu"), {"activation": "relu"}),
+        _backward_case("a single linear layer 4 -> 3 (no hidden layer) on N=2 samples",
+                       [4, 3], 2, "sigmoid", {"activation": "sigmoid"}),
+        _backward_case("a sigmoid network 2 -> 7 -> 5 -> 6 -> 3 on N=8 samples",
+                       [2, 7, 5, 6, 3], 8, "sigmoid", {"activation": "sigmoid"}),
+        _backward_case("an ELU network 6 -> 3 -> 4 on one sample (N=1)",
+                       [6, 3, 4], 1, "elu", {"activation": "elu"}),
+        _backward_case("a softplus network 3 -> 5 -> 2 on N=4 samples",
+                       [3, 5, 2], 4, "softplus", {"activation": "softplus"}),
+        _backward_case("a deeper ReLU network 4 -> 5 -> 5 -> 5 -> 5 -> 3 on N=7 samples",
+                       [4, 5, 5, 5, 5, 3], 7, "relu", {"activation": "relu"}),
     ),
     hints=(
         Hint(_MLP_NO_DERIVATIVE,
@@ -464,12 +472,28 @@ def _ng_no_finally(f, x, h=1e-5):
 
 _CUBIC = _Function("f(x) = sum(x**3 + x**2 / 2)", lambda v: float(np.sum(v**3 + 0.5 * v**2)))
 _SIN = _Function("f(x) = sum(sin(x))", lambda v: float(np.sum(np.sin(v))))
-_C_35 = _rng.normal(size=(3, 5))
-_W_35 = _rng.normal(size=(3, 5))
-_MODEL = {"W": _W_35}
-_C_234 = _rng.normal(size=(2, 3, 4))
-_WEIGHTED = _Function("f(x) = sum(c * x**2) with a fixed c of shape (2, 3, 4)",
-                      lambda v: float(np.sum(_C_234 * v**2)))
+
+
+def _reads_model(rng):
+    """x is the model's W itself: f reads it from the model, never from its argument."""
+    C, W = rng.normal(size=(3, 5)), rng.normal(size=(3, 5))
+    return _ReadsModel({"W": W}, C), W
+
+
+def _weighted(rng):
+    C = rng.normal(size=(2, 3, 4))
+    f = _Function("f(x) = sum(c * x**2) with a fixed c of shape (2, 3, 4)",
+                  lambda v: float(np.sum(C * v**2)))
+    return f, rng.normal(size=(2, 3, 4))
+
+
+def _ng_case(label, f, shape, kwargs=None, transposed=False):
+    """A case of numerical_gradient: f at a random x of this shape (given as a transpose)."""
+    def draw(rng):
+        x = rng.normal(size=shape)
+        return f, (x.T if transposed else x)
+    return drawn_case("numerical_gradient", label, draw, kwargs)
+
 _EXP_SUM = _Function("f(x) = 7 + sum(exp(x))", lambda v: 7.0 + float(np.sum(np.exp(v))))
 _UNROUNDABLE = np.array([[0.1, 1.0 / 3.0, -0.0], [1e6 + 0.1, -7.3, 2.0 / 3.0]])
 
@@ -480,21 +504,21 @@ _NUMERICAL = Exercise(
     visible=(
         Case("a polynomial f at x of shape (4,)",
              (_CUBIC, np.array([1.0, -0.5, 2.0, 0.3]))),
-        Case("f reading x through a model, as a loss reads W: x of shape (3, 5)",
-             (_ReadsModel(_MODEL, _C_35), _W_35)),
-        Case("h = 0.01: the step must be the h given", (_CUBIC, _rng.normal(size=(2, 3))),
-             {"h": 0.01}),
+        drawn_case("numerical_gradient",
+                   "f reading x through a model, as a loss reads W: x of shape (3, 5)",
+                   _reads_model),
+        _ng_case("h = 0.01: the step must be the h given", _CUBIC, (2, 3), {"h": 0.01}),
         Case("f raising an error on its 3rd call: the error must reach the caller, and x "
              "come back exactly as it was", (_RaisesOnCall(3), _UNROUNDABLE.copy())),
-        Case("x given as a transpose, shape (3, 2): not contiguous in memory, so "
-             "x.reshape(-1) and x.ravel() are copies", (_SIN, _rng.normal(size=(2, 3)).T)),
+        _ng_case("x given as a transpose, shape (3, 2): not contiguous in memory, so "
+                 "x.reshape(-1) and x.ravel() are copies", _SIN, (2, 3), transposed=True),
     ),
     hidden=(
-        Case("h = 0.5, a 2-D x", (_CUBIC, _rng.normal(size=(3, 2))), {"h": 0.5}),
+        _ng_case("h = 0.5, a 2-D x", _CUBIC, (3, 2), {"h": 0.5}),
         Case("values that x + h - 2h + h does not give back (0.1, -0.0, 1e6 + 0.1, -7.3, 2/3)",
              (_SIN, _UNROUNDABLE)),
-        Case("f raising an error on its 6th call", (_RaisesOnCall(6), _rng.normal(size=(2, 3)))),
-        Case("a 3-D x of shape (2, 3, 4)", (_WEIGHTED, _rng.normal(size=(2, 3, 4)))),
+        _ng_case("f raising an error on its 6th call", _RaisesOnCall(6), (2, 3)),
+        drawn_case("numerical_gradient", "a 3-D x of shape (2, 3, 4)", _weighted),
         Case("a single number, x of shape (1,)", (_EXP_SUM, np.array([-4.0]))),
     ),
     hints=(
@@ -522,10 +546,25 @@ _NUMERICAL = Exercise(
 
 # ---------------------------------------------------------------- relative_error
 
-_A45 = _rng.normal(size=(4, 5))
-_B45 = _A45 + 1e-3 * _rng.normal(size=(4, 5))
 _A3 = np.array([0.5, -2.0, 1.5])
-_A234 = _rng.normal(size=(2, 3, 4))
+
+
+def _re_case(label, shape, scale=1.0, near=1e-3, larger_first=False):
+    """A case of relative_error: an array of norm ``scale`` and one nearby, the one of the
+    smaller norm first (unless ``larger_first``), so that dividing by the norm of the first
+    and by the larger norm differ."""
+    def draw(rng):
+        a = rng.normal(size=shape)
+        b = a + near * rng.normal(size=shape)
+        a, b = sorted((a, b), key=np.linalg.norm, reverse=larger_first)
+        unit = scale / np.linalg.norm(a)  # at 1e-9, far below a fixed eps of 1e-8
+        return unit * a, unit * b
+    return drawn_case("relative_error", label, draw)
+
+
+def _scaled_1000(rng):
+    a = rng.normal(size=(4, 5))
+    return a, 1000.0 * a
 
 
 # Each wrong variant below makes one mistake and gets the rest right, the 0/0 guard too.
@@ -579,11 +618,11 @@ _RELATIVE = Exercise(
     name="relative_error",
     reference=gradcheck.relative_error,
     visible=(
-        Case("two nearby (4, 5) arrays", (_B45, _A45)),
+        _re_case("two nearby (4, 5) arrays", (4, 5)),
         Case("an array against zeros (the error is 1)", (_A3, np.zeros(3))),
         Case("two zero arrays: 0, not 0/0", (np.zeros((4, 5)), np.zeros((4, 5)))),
-        Case("tiny gradients, of size 1e-9 (as deep in a network, Section 8): the nearby "
-             "(4, 5) arrays times 1e-9", (1e-9 * _A45, 1e-9 * _B45)),
+        _re_case("tiny gradients, of size 1e-9 (as deep in a network, Section 8): nearby "
+                 "(4, 5) arrays times 1e-9", (4, 5), scale=1e-9, larger_first=True),
         Case("integer arrays, the first given as a transpose (not contiguous)",
              (np.array([[3, 0], [1, -2], [4, 2]]).T, np.array([[3, 1, 5], [0, -2, 2]]))),
     ),
@@ -591,10 +630,12 @@ _RELATIVE = Exercise(
         Case("two zero arrays of another shape", (np.zeros(3), np.zeros(3))),
         Case("opposite signs (the error is 1)", (_A3, -_A3)),
         Case("orthogonal unit vectors", (np.array([1.0, 0.0]), np.array([0.0, 1.0]))),
-        Case("b = 1000 a", (_A45, 1000.0 * _A45)),
-        Case("3-D arrays of shape (2, 3, 4), in the other order", (_A234 + 0.1, _A234)),
+        drawn_case("relative_error", "b = 1000 a", _scaled_1000),
+        _re_case("3-D arrays of shape (2, 3, 4), in the other order", (2, 3, 4), near=0.1,
+                 larger_first=True),
         Case("one number each", (np.array([2.0]), np.array([2.5]))),
-        Case("tinier still: of size 1e-30, in the other order", (1e-30 * _B45, 1e-30 * _A45)),
+        _re_case("tinier still: of size 1e-30, in the other order", (4, 5), scale=1e-30,
+                 larger_first=True),
     ),
     hints=(
         Hint(_re_no_zero_guard,
@@ -668,21 +709,21 @@ _GRADIENT_CHECK = Exercise(
              "numerical_gradient": gradcheck.numerical_gradient,
              "relative_error": gradcheck.relative_error},
     visible=(
-        Case(f"a ReLU network 5 -> 4 -> 3 on N=6 samples, h = 1e-5 {_NOISE_NOTE}",
-             _network_case(51, [5, 4, 3], 6)),
-        Case("a tanh network 3 -> 4 -> 2 on N=5 samples with a large step, h = 0.1, so that "
-             "the O(h^2) error of central differences shows",
-             _network_case(52, [3, 4, 2], 5), {"activation": "tanh", "h": 0.1}),
+        _network_case(f"a ReLU network 5 -> 4 -> 3 on N=6 samples, h = 1e-5 {_NOISE_NOTE}",
+                      [5, 4, 3], 6),
+        _network_case("a tanh network 3 -> 4 -> 2 on N=5 samples with a large step, h = 0.1, "
+                      "so that the O(h^2) error of central differences shows",
+                      [3, 4, 2], 5, {"activation": "tanh", "h": 0.1}),
     ),
     hidden=(
-        Case("a sigmoid network 4 -> 6 -> 5 -> 3 on N=7 samples, h = 0.05",
-             _network_case(53, [4, 6, 5, 3], 7), {"activation": "sigmoid", "h": 0.05}),
-        Case(f"a single linear layer 3 -> 4 on N=5 samples {_NOISE_NOTE}",
-             _network_case(54, [3, 4], 5), {"activation": "tanh"}),
-        Case(f"a ReLU network 6 -> 5 -> 4 -> 3 on N=4 samples {_NOISE_NOTE}",
-             _network_case(55, [6, 5, 4, 3], 4), {"activation": "relu"}),
-        Case("an ELU network 2 -> 3 -> 2 on N=3 samples, h = 0.2",
-             _network_case(56, [2, 3, 2], 3), {"activation": "elu", "h": 0.2}),
+        _network_case("a sigmoid network 4 -> 6 -> 5 -> 3 on N=7 samples, h = 0.05",
+                      [4, 6, 5, 3], 7, {"activation": "sigmoid", "h": 0.05}),
+        _network_case(f"a single linear layer 3 -> 4 on N=5 samples {_NOISE_NOTE}",
+                      [3, 4], 5, {"activation": "tanh"}),
+        _network_case(f"a ReLU network 6 -> 5 -> 4 -> 3 on N=4 samples {_NOISE_NOTE}",
+                      [6, 5, 4, 3], 4, {"activation": "relu"}),
+        _network_case("an ELU network 2 -> 3 -> 2 on N=3 samples, h = 0.2",
+                      [2, 3, 2], 3, {"activation": "elu", "h": 0.2}),
     ),
     hints=(
         Hint(_gc_wrong(copy_x=True),

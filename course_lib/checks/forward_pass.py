@@ -9,6 +9,7 @@ import numpy as np
 from .. import layers, network
 from ..activations import ACTIVATIONS
 from ._engine import Case, Exercise, ExerciseFailed, Hint
+from ._seeds import case_rng
 
 __all__ = ["EXERCISES", "OnesGenerator"]
 
@@ -102,10 +103,10 @@ def _as_given(part):
     return part
 
 
-def _dense_case(label, n, d, h, seed, zero_w=False, pixels=False):
+def _dense_case(label, n, d, h, zero_w=False, pixels=False):
     """X (N, D), W (H, D), b (H,). ``pixels``: X holds integers 0..16, as the digits do,
     and is a transpose, not contiguous in memory (a copy for the call keeps it so)."""
-    rng = np.random.default_rng(seed)
+    rng = case_rng("dense_forward", label)
     X = rng.integers(0, 17, size=(d, n)).T if pixels else rng.normal(size=(n, d))
     W = np.zeros((h, d)) if zero_w else rng.normal(size=(h, d))
     b = rng.uniform(0.5, 1.5, size=h) * rng.choice([-1.0, 1.0], size=h)  # away from 0
@@ -278,8 +279,7 @@ def _in_sorted_order(params):
                                                                    if k.startswith("W"))]
 
 
-def _mlp_params(sizes, seed, order=None):
-    rng = np.random.default_rng(seed)
+def _mlp_params(sizes, rng, order=None):
     params = {}
     for i, (m_in, m_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True), start=1):
         params[f"W{i}"] = rng.normal(0.0, np.sqrt(2.0 / m_in), size=(m_out, m_in))
@@ -289,14 +289,15 @@ def _mlp_params(sizes, seed, order=None):
     return params
 
 
-def _mlp_case(label, n, sizes, seed, activation=None, order=None, scale=1.0, pixels=False):
-    rng = np.random.default_rng(seed + 1000)
+def _mlp_case(label, n, sizes, activation=None, order=None, scale=1.0, pixels=False):
+    rng = case_rng("mlp_forward", label)
+    params = _mlp_params(sizes, rng, order)
     if pixels:  # integers 0..16, as the digits, in a transpose: not contiguous in memory
         X = rng.integers(0, 17, size=(sizes[0], n)).T
     else:
         X = rng.normal(0.0, scale, size=(n, sizes[0]))
     kwargs = {} if activation is None else {"activation": activation}
-    return Case(label, (X, _mlp_params(sizes, seed, order)), kwargs)
+    return Case(label, (X, params), kwargs)
 
 
 EXERCISES = {
@@ -304,20 +305,20 @@ EXERCISES = {
         name="dense_forward",
         reference=layers.dense_forward,
         visible=(
-            _dense_case("N=2 samples, D=3 inputs, H=3 units", 2, 3, 3, 0),
-            _dense_case("N=4 samples, D=5 inputs, H=3 units", 4, 5, 3, 1),
-            _dense_case("one sample and one unit: N=1, D=4, H=1", 1, 4, 1, 8),
+            _dense_case("N=2 samples, D=3 inputs, H=3 units", 2, 3, 3),
+            _dense_case("N=4 samples, D=5 inputs, H=3 units", 4, 5, 3),
+            _dense_case("one sample and one unit: N=1, D=4, H=1", 1, 4, 1),
             _dense_case("X of integer pixel values 0..16, as the digits, given as a transpose "
-                        "(not contiguous): N=5, D=3, H=2", 5, 3, 2, 9, pixels=True),
+                        "(not contiguous): N=5, D=3, H=2", 5, 3, 2, pixels=True),
         ),
         hidden=(
-            _dense_case("one sample: N=1, D=6, H=2", 1, 6, 2, 2),
-            _dense_case("a single input feature: N=5, D=1, H=4", 5, 1, 4, 3),
-            _dense_case("a single unit: N=3, D=4, H=1", 3, 4, 1, 4),
-            _dense_case("N=7, D=9, H=8", 7, 9, 8, 5),
-            _dense_case("all weights 0, so every row of Z is b (N=3, D=2, H=4)", 3, 2, 4, 6,
+            _dense_case("one sample: N=1, D=6, H=2", 1, 6, 2),
+            _dense_case("a single input feature: N=5, D=1, H=4", 5, 1, 4),
+            _dense_case("a single unit: N=3, D=4, H=1", 3, 4, 1),
+            _dense_case("N=7, D=9, H=8", 7, 9, 8),
+            _dense_case("all weights 0, so every row of Z is b (N=3, D=2, H=4)", 3, 2, 4,
                         zero_w=True),
-            _dense_case("an empty batch: N=0, D=3, H=2", 0, 3, 2, 7),
+            _dense_case("an empty batch: N=0, D=3, H=2", 0, 3, 2),
         ),
         hints=(
             Hint(lambda X, W, b: (X @ W + b, (X, W)),
@@ -392,29 +393,29 @@ EXERCISES = {
         reference=network.mlp_forward,
         visible=(
             _mlp_case("a 5 -> 3 -> 2 network on N=4 samples, default activation (relu), logits "
-                      "of both signs", 4, [5, 3, 2], 2),
-            _mlp_case("a 4 -> 6 -> 5 -> 3 tanh network on N=7 samples", 7, [4, 6, 5, 3], 1,
+                      "of both signs", 4, [5, 3, 2]),
+            _mlp_case("a 4 -> 6 -> 5 -> 3 tanh network on N=7 samples", 7, [4, 6, 5, 3],
                       "tanh"),
             _mlp_case("a deep sigmoid network: 12 layers, 5 -> 6 -> 6 -> ... -> 6, on N=3 "
-                      "samples (W10, W11, W12 come after W9)", 3, [5] + [6] * 12, 10, "sigmoid"),
+                      "samples (W10, W11, W12 come after W9)", 3, [5] + [6] * 12, "sigmoid"),
             _mlp_case("params given in the order W2, b2, W1, b1 (look them up by name): "
-                      "4 -> 4 -> 4, elu, N=2", 2, [4, 4, 4], 11, "elu",
+                      "4 -> 4 -> 4, elu, N=2", 2, [4, 4, 4], "elu",
                       order=["W2", "b2", "W1", "b1"]),
             _mlp_case("one sample (N=1) through a single hidden unit: 3 -> 1 -> 2, softplus",
-                      1, [3, 1, 2], 12, "softplus"),
+                      1, [3, 1, 2], "softplus"),
             _mlp_case("X of integer pixel values 0..16, as the digits, given as a transpose "
-                      "(not contiguous): 6 -> 4 -> 3 on N=5", 5, [6, 4, 3], 13, pixels=True),
+                      "(not contiguous): 6 -> 4 -> 3 on N=5", 5, [6, 4, 3], pixels=True),
         ),
         hidden=(
-            _mlp_case("a single layer 6 -> 2 (no hidden layer: a linear model)", 3, [6, 2], 20,
+            _mlp_case("a single layer 6 -> 2 (no hidden layer: a linear model)", 3, [6, 2],
                       "relu"),
-            _mlp_case("a 3 -> 7 -> 5 -> 4 -> 2 sigmoid network on N=6", 6, [3, 7, 5, 4, 2], 3,
+            _mlp_case("a 3 -> 7 -> 5 -> 4 -> 2 sigmoid network on N=6", 6, [3, 7, 5, 4, 2],
                       "sigmoid"),
-            _mlp_case("one sample, 2 -> 8 -> 3, elu", 1, [2, 8, 3], 4, "elu"),
-            _mlp_case("softplus, 5 -> 4 -> 6 on N=3", 3, [5, 4, 6], 5, "softplus"),
-            _mlp_case("params given in the order b1, W2, W1, b2", 4, [3, 5, 2], 6,
+            _mlp_case("one sample, 2 -> 8 -> 3, elu", 1, [2, 8, 3], "elu"),
+            _mlp_case("softplus, 5 -> 4 -> 6 on N=3", 3, [5, 4, 6], "softplus"),
+            _mlp_case("params given in the order b1, W2, W1, b2", 4, [3, 5, 2],
                       order=["b1", "W2", "W1", "b2"]),
-            _mlp_case("relu passed by name, inputs of size 100", 5, [4, 3, 6, 2], 7, "relu",
+            _mlp_case("relu passed by name, inputs of size 100", 5, [4, 3, 6, 2], "relu",
                       scale=100.0),
         ),
         hints=(

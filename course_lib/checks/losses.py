@@ -7,38 +7,47 @@ import numpy as np
 from .. import activations as act
 from .. import losses as ref
 from ._engine import Case, Exercise, Hint
+from ._seeds import drawn_case
 
 __all__ = ["EXERCISES"]
 
-_rng = np.random.default_rng(303)  # fixed: the same cases for every student, every run
 
 # ---------------------------------------------------------------- MSE
 
 _MSE_HAND = (np.array([1.0, 2.0, 3.0]), np.array([1.0, 0.0, 4.0]))
-_MSE_BATCH = (_rng.normal(size=(4, 3)), _rng.normal(size=(4, 3)))
-_MSE_3D = (_rng.normal(size=(2, 3, 4)), _rng.normal(size=(2, 3, 4)))
-_COLUMN = _rng.normal(size=(4, 1))
-_FLAT = _rng.normal(size=4)
 _MISMATCH = "shapes that differ must raise ValueError"
+
+
+def _twice(y):
+    return y, y.copy()
+
+
+def _mse_case(label, pred_shape, true_shape=None, raises=None):
+    """A case of mse and mse_grad: random predictions and targets of these shapes."""
+    return drawn_case("mse", label, lambda rng: (rng.normal(size=pred_shape),
+                                                 rng.normal(size=true_shape or pred_shape)),
+                      raises=raises)
+
 
 _MSE_VISIBLE = (
     Case("three predictions against three targets", _MSE_HAND),
-    Case("a batch of 4 samples with 3 outputs each (average over all 12 numbers)", _MSE_BATCH),
+    _mse_case("a batch of 4 samples with 3 outputs each (average over all 12 numbers)", (4, 3)),
     Case("integer predictions and targets",
          (np.array([[3, 0], [1, 2]]), np.array([[1, 0], [2, 2]]))),
-    Case(f"y_pred of shape (4,) against y_true of shape (4, 1): {_MISMATCH}",
-         (_FLAT, _COLUMN), raises=ValueError),
+    _mse_case(f"y_pred of shape (4,) against y_true of shape (4, 1): {_MISMATCH}",
+              (4,), (4, 1), raises=ValueError),
 )
 _MSE_HIDDEN = (
-    Case("a random 3-D array of shape (2, 3, 4)", _MSE_3D),
-    Case("one column of shape (4, 1) against the same shape", (_COLUMN, _COLUMN + 0.5)),
-    Case("a perfect prediction (the loss is 0)", (_MSE_BATCH[1], _MSE_BATCH[1].copy())),
+    _mse_case("a random 3-D array of shape (2, 3, 4)", (2, 3, 4)),
+    _mse_case("one column of shape (4, 1) against the same shape", (4, 1)),
+    drawn_case("mse", "a perfect prediction (the loss is 0)", lambda rng: _twice(rng.normal(size=(4, 3)))),
     Case("a single number", (np.array([2.5]), np.array([-0.5]))),
-    Case(f"y_pred of shape (4, 1) against y_true of shape (4,): {_MISMATCH}", (_COLUMN, _FLAT), raises=ValueError),
-    Case(f"y_pred of shape (4,) against y_true of shape (1,): {_MISMATCH}",
-         (_FLAT, np.array([0.5])), raises=ValueError),
-    Case(f"y_pred of shape (4, 3) against y_true of shape (3,): {_MISMATCH}",
-         (_MSE_BATCH[0], _MSE_BATCH[1][0]), raises=ValueError),
+    _mse_case(f"y_pred of shape (4, 1) against y_true of shape (4,): {_MISMATCH}",
+              (4, 1), (4,), raises=ValueError),
+    _mse_case(f"y_pred of shape (4,) against y_true of shape (1,): {_MISMATCH}",
+              (4,), (1,), raises=ValueError),
+    _mse_case(f"y_pred of shape (4, 3) against y_true of shape (3,): {_MISMATCH}",
+              (4, 3), (3,), raises=ValueError),
 )
 
 _BROADCAST = ("y_pred and y_true have different shapes and NumPy broadcast them: (N,) against "
@@ -100,13 +109,18 @@ def _mse_grad_hints():
 
 # row 0: softmax(log [1, 2, 5]) = [1, 2, 5] / 8; row 1: equal logits
 _CE_HAND = (np.array([np.log([1.0, 2.0, 5.0]), [1.0, 1.0, 1.0]]), np.array([2, 1]))
-_CE_BATCH = (_rng.normal(0.0, 2.0, size=(4, 3)), np.array([2, 0, 1, 2]))
-_CE_RANDOM = (_rng.normal(0.0, 3.0, size=(5, 7)), np.array([6, 0, 3, 3, 1]))
-_CE_TWO = (_rng.normal(0.0, 2.0, size=(6, 2)), np.array([0, 1, 1, 0, 1, 0]))
+
+
+def _ce_case(label, std, labels):
+    """A case of the three cross-entropy exercises: random logits for these labels."""
+    shape = (len(labels), int(max(labels)) + 1)
+    return drawn_case("cross_entropy", label,
+                      lambda rng: (rng.normal(0.0, std, size=shape), np.array(labels)))
+
 
 _CE_VISIBLE = (
     Case("a batch of 2 samples and 3 classes, worked out in the text", _CE_HAND),
-    Case("a random batch of 4 samples and 3 classes", _CE_BATCH),
+    _ce_case("a random batch of 4 samples and 3 classes", 2.0, [2, 0, 1, 2]),
     # Each naive formula meets its own likely mistake: huge equal logits break only the
     # exponentials of unshifted logits (and a shift by the whole array's max); logits 1000
     # apart break only the log of a probability, and their last row, all far below 0, gives
@@ -123,9 +137,10 @@ _CE_VISIBLE = (
 _CE_HIDDEN = (
     Case("a confident right answer (the loss is about 0)",
          (np.array([[1000.0, 0.0, 0.0]]), np.array([0]))),
-    Case("a random batch of 5 samples and 7 classes", _CE_RANDOM),
-    Case("two classes, 6 samples", _CE_TWO),
-    Case("a batch of one sample", (_CE_BATCH[0][:1], _CE_BATCH[1][:1])),
+    _ce_case("a random batch of 5 samples and 7 classes", 3.0, [6, 0, 3, 3, 1]),
+    _ce_case("two classes, 6 samples", 2.0, [0, 1, 1, 0, 1, 0]),
+    drawn_case("cross_entropy", "a batch of one sample",
+               lambda rng: (rng.normal(0.0, 2.0, size=(1, 3)), np.array([2]))),
 )
 
 
@@ -235,36 +250,39 @@ def _pair_hints():
 # ---------------------------------------------------------------- L2 penalty
 
 
-def _net(sizes, rng):
-    """Parameters W1, b1, W2, b2, ... of a network with layer sizes (D, H, ..., C)."""
+def _net(sizes, rng, keys=None):
+    """Parameters W1, b1, W2, b2, ... of a network with layer sizes (D, H, ..., C), in the
+    order of ``keys`` (default: that one), leaving out those not in ``keys``."""
     params = {}
     for i, (m_in, m_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True), start=1):
         params[f"W{i}"] = rng.normal(size=(m_out, m_in))  # (m_i, m_{i-1})
         params[f"b{i}"] = rng.normal(size=m_out)  # biases away from 0: penalising them shows
-    return params
+    return params if keys is None else {key: params[key] for key in keys}
+
+
+def _l2_case(label, sizes, lam, keys=None):
+    """A case of l2_penalty: a random network of these layer sizes."""
+    return drawn_case("l2_penalty", label, lambda rng: (_net(sizes, rng, keys), lam))
 
 
 _L2_HAND = {"W1": np.array([[1.0, 2.0], [3.0, 4.0]]), "b1": np.array([10.0, 10.0]),
             "W2": np.array([[1.0, -1.0]]), "b2": np.array([10.0])}
-_L2_TWO = _net((5, 3, 2), _rng)  # D=5, H=3, C=2
-_L2_THREE = _net((4, 6, 5, 3), _rng)
-_L2_ONE = _net((3, 2), _rng)
-_L2_DEEP = _net((3,) * 13, _rng)  # 12 layers: W10, W11, W12 have two digits
 
 _L2_VISIBLE = (
     Case("the 2-layer example of the text, lam = 0.1", (_L2_HAND, 0.1)),
-    Case("a random network 5 -> 3 -> 2, lam = 0.01", (_L2_TWO, 0.01)),
-    Case("a 3-layer network (W1, W2, W3), lam = 0.5", (_L2_THREE, 0.5)),
-    Case("a single layer (W1, b1), lam = 1.5", (_L2_ONE, 1.5)),
-    Case("keys in another order, biases first, lam = 0.3",
-         ({k: _L2_TWO[k] for k in ("b2", "b1", "W2", "W1")}, 0.3)),
-    Case("weights only, no biases, 3 layers, lam = 2",
-         ({k: _L2_THREE[k] for k in ("W1", "W2", "W3")}, 2.0)),
+    _l2_case("a random network 5 -> 3 -> 2, lam = 0.01", (5, 3, 2), 0.01),  # D=5, H=3, C=2
+    _l2_case("a 3-layer network (W1, W2, W3), lam = 0.5", (4, 6, 5, 3), 0.5),
+    _l2_case("a single layer (W1, b1), lam = 1.5", (3, 2), 1.5),
+    _l2_case("keys in another order, biases first, lam = 0.3", (5, 3, 2), 0.3,
+             keys=("b2", "b1", "W2", "W1")),
+    _l2_case("weights only, no biases, 3 layers, lam = 2", (4, 6, 5, 3), 2.0,
+             keys=("W1", "W2", "W3")),
     Case("integer weights, lam = 1", ({"W1": np.array([[1, -2], [3, 0]]), "b1": np.array([4, 4])}, 1.0)),
 )
 _L2_HIDDEN = (
-    Case("lam = 0 (no penalty)", (_L2_TWO, 0.0)),
-    Case("a 12-layer network, lam = 0.2", (_L2_DEEP, 0.2)),
+    _l2_case("lam = 0 (no penalty)", (5, 3, 2), 0.0),
+    # 12 layers: W10, W11, W12 have two digits
+    _l2_case("a 12-layer network, lam = 0.2", (3,) * 13, 0.2),
 )
 
 

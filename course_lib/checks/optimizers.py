@@ -18,6 +18,7 @@ from .. import optim as ref
 from .. import train
 from ..losses import is_weight
 from ._engine import Case, Exercise, Hint
+from ._seeds import case_rng, drawn_case
 
 __all__ = ["EXERCISES"]
 
@@ -41,20 +42,23 @@ class _QuadraticGrad:
         return self.text
 
 
-_gd_rng = np.random.default_rng(505)  # fixed: the same cases for every student, every run
-_A23 = _gd_rng.uniform(0.9, 1.1, size=(2, 3))  # similar curvatures: every entry counts
-_C23 = _gd_rng.normal(size=(2, 3))
-
 _SQUARE = _QuadraticGrad([2.0], [3.0], "grad of f(x) = (x - 3)^2, i.e. 2 (x - 3)")
 _VALLEY = _QuadraticGrad([1.0, 10.0], [0.0, 0.0],
                          "grad of f(x) = (x1^2 + 10 x2^2) / 2, i.e. [x1, 10 x2]")
-_BOWL23 = _QuadraticGrad(_A23, _C23, "grad of f(x) = sum(a * (x - c)^2) / 2 for x of shape (2, 3)")
 _TILTED = _QuadraticGrad([2.0, 0.5], [1.0, -1.0],
                          "grad of f(x) = (2 (x1 - 1)^2 + 0.5 (x2 + 1)^2) / 2")
 # every curvature 1 and x0 - c = [1, 1, 1, 1]: the gradient keeps 4 equal entries, so its
 # norm is 2 max|g| and sum|g| / 2, and each of these stopping rules stops at its own step
 _ROUND4 = _QuadraticGrad(np.ones(4), [1.0, -2.0, 0.5, 3.0],
                          "grad of f(x) = |x - c|^2 / 2 with c = [1, -2, 0.5, 3], i.e. x - c")
+
+
+def _bowl23(rng):
+    """A bowl over x of shape (2, 3), and a start x0: the args of gradient_descent but lr."""
+    a = rng.uniform(0.9, 1.1, size=(2, 3))  # similar curvatures: every entry counts
+    bowl = _QuadraticGrad(a, rng.normal(size=(2, 3)),
+                          "grad of f(x) = sum(a * (x - c)^2) / 2 for x of shape (2, 3)")
+    return bowl, rng.normal(size=(2, 3))
 
 
 def _gd_plain(grad, x0, lr, eps=1e-6, max_steps=10_000, *, stop=np.linalg.norm, sign=1.0,
@@ -108,8 +112,8 @@ _GRADIENT_DESCENT = Exercise(
     hidden=(
         Case("x0 exactly at the minimum: no update, n_steps = 0",
              (_TILTED, np.array([1.0, -1.0]), 0.5)),
-        Case("x0 of shape (2, 3), eps = 1e-3: the norm is over every entry",
-             (_BOWL23, _gd_rng.normal(size=(2, 3)), 0.3), {"eps": 1e-3}),
+        drawn_case("gradient_descent", "x0 of shape (2, 3), eps = 1e-3: the norm is over every "
+                   "entry", lambda rng: (*_bowl23(rng), 0.3), {"eps": 1e-3}),
         Case("x0 as an integer array", (_TILTED, np.array([-2, 5]), 0.25)),
     ),
     hints=(
@@ -252,7 +256,17 @@ def _mb_one_permutation_per_batch(X, y, batch_size, rng):
         yield X[batch], y[batch]
 
 
-_mb_rng = np.random.default_rng(5050)
+def _mb_case(label, x_shape, n_classes, batch_size, rng):
+    """A case of iterate_minibatches: random X, and labels y below n_classes (None: the
+    labels 0, 1, ..., N - 1, one per sample)."""
+    def draw(case_rng):
+        X = case_rng.normal(size=x_shape)
+        n = x_shape[0]
+        y = np.arange(n) if n_classes is None else case_rng.integers(0, n_classes, size=n)
+        return X, y, batch_size, rng
+    return drawn_case("iterate_minibatches", label, draw)
+
+
 _X10 = np.arange(30.0).reshape(10, 3)  # sample i is [3i, 3i + 1, 3i + 2]: easy to follow
 _Y10 = np.arange(10)
 
@@ -268,16 +282,14 @@ _ITERATE_MINIBATCHES = Exercise(
              (np.arange(24.0).reshape(4, 6).T, np.arange(6), 4, 7)),
     ),
     hidden=(
-        Case("batch_size = 3 dividing N = 12 exactly, two epochs",
-             (_mb_rng.normal(size=(12, 5)), _mb_rng.integers(0, 3, size=12), 3, _Seeded(1))),
-        Case("batch_size = 8 larger than N = 5: one batch of everything",
-             (_mb_rng.normal(size=(5, 2)), _mb_rng.integers(0, 4, size=5), 8, _Seeded(2))),
-        Case("batch_size = 1 (stochastic gradient descent)",
-             (_mb_rng.normal(size=(4, 3)), np.arange(4), 1, _Seeded(3))),
-        Case("X of shape (7, 2, 3) (little images) and y of shape (7,)",
-             (_mb_rng.normal(size=(7, 2, 3)), _mb_rng.integers(0, 2, size=7), 2, _Seeded(4))),
-        Case("rng given as an int seed (np.random.default_rng(rng) accepts both)",
-             (_mb_rng.normal(size=(6, 4)), np.arange(6), 4, 7)),
+        _mb_case("batch_size = 3 dividing N = 12 exactly, two epochs", (12, 5), 3, 3, _Seeded(1)),
+        _mb_case("batch_size = 8 larger than N = 5: one batch of everything", (5, 2), 4, 8,
+                 _Seeded(2)),
+        _mb_case("batch_size = 1 (stochastic gradient descent)", (4, 3), None, 1, _Seeded(3)),
+        _mb_case("X of shape (7, 2, 3) (little images) and y of shape (7,)", (7, 2, 3), 2, 2,
+                 _Seeded(4)),
+        _mb_case("rng given as an int seed (np.random.default_rng(rng) accepts both)", (6, 4),
+                 None, 4, 7),
     ),
     hints=(
         Hint(_mb_global_generator, "you drew from NumPy's global generator (np.random."
@@ -373,11 +385,12 @@ _TWO_LAYERS = {"W1": (4, 5), "b1": (4,), "W2": (3, 4), "b2": (3,)}
 _THREE_LAYERS = {"W1": (4, 6), "b1": (4,), "W2": (3, 4), "b2": (3,), "W3": (2, 3), "b3": (2,)}
 
 
-def _optimizer_cases(seed, plans):
-    """Cases from (label, shapes, n_steps, tiny keys, hyperparameters, key order or None)."""
-    rng = np.random.default_rng(seed)
+def _optimizer_cases(name, plans):
+    """Cases of the optimizer ``name`` from (label, shapes, n_steps, tiny keys,
+    hyperparameters, key order or None), each drawn from its own seed."""
     cases = []
     for label, shapes, n_steps, tiny, hyper, order in plans:
+        rng = case_rng(name, label)
         params = _network(rng, shapes)
         steps = _gradients(rng, params, n_steps, tiny)
         if order:
@@ -512,14 +525,14 @@ _GD = Exercise(
     name="GD",
     reference=ref.GD,
     adapter=_run_steps,
-    visible=_optimizer_cases(51, [
+    visible=_optimizer_cases("GD", [
         ("3 steps of GD(lr=0.1) on a 5 -> 4 -> 3 network", _TWO_LAYERS, 3, (), {"lr": 0.1}, None),
         ("3 steps of GD(lr=0.1, weight_decay=0.5)", _TWO_LAYERS, 3, (),
          {"lr": 0.1, "weight_decay": 0.5}, None),
         ("a 6 -> 4 -> 3 -> 2 network (W3, b3 too), weight_decay=0.5", _THREE_LAYERS, 2, (),
          {"lr": 0.1, "weight_decay": 0.5}, None),
     ]),
-    hidden=_optimizer_cases(52, [
+    hidden=_optimizer_cases("GD", [
         ("5 steps of GD(lr=0.01, weight_decay=2.0)", _TWO_LAYERS, 5, (),
          {"lr": 0.01, "weight_decay": 2.0}, None),
         ("a 6 -> 4 -> 3 -> 2 network (W3, b3 too), weight_decay=0.1", _THREE_LAYERS, 3, (),
@@ -544,7 +557,7 @@ _MOMENTUM = Exercise(
     name="Momentum",
     reference=ref.Momentum,
     adapter=_run_steps,
-    visible=_optimizer_cases(61, [
+    visible=_optimizer_cases("Momentum", [
         ("3 steps of Momentum(lr=0.1, beta=0.9)", _TWO_LAYERS, 3, (),
          {"lr": 0.1, "beta": 0.9}, None),
         ("3 steps of Momentum(lr=0.1, beta=0.9, weight_decay=0.5)", _TWO_LAYERS, 3, (),
@@ -552,7 +565,7 @@ _MOMENTUM = Exercise(
         ("a 6 -> 4 -> 3 -> 2 network (W3, b3 too), weight_decay=0.5", _THREE_LAYERS, 2, (),
          {"lr": 0.1, "beta": 0.9, "weight_decay": 0.5}, None),
     ]),
-    hidden=_optimizer_cases(62, [
+    hidden=_optimizer_cases("Momentum", [
         ("beta = 0: exactly gradient descent", _TWO_LAYERS, 3, (), {"lr": 0.1, "beta": 0.0}, None),
         ("5 steps with beta = 0.5 and weight_decay = 0.2", _TWO_LAYERS, 5, (),
          {"lr": 0.05, "beta": 0.5, "weight_decay": 0.2}, None),
@@ -581,7 +594,7 @@ _ADAM = Exercise(
     name="Adam",
     reference=ref.Adam,
     adapter=_run_steps,
-    visible=_optimizer_cases(71, [
+    visible=_optimizer_cases("Adam", [
         ("3 steps of Adam(lr=0.01) with the default betas and eps", _TWO_LAYERS, 3, (),
          {"lr": 0.01}, None),
         ("3 steps of Adam(lr=0.1, beta1=0.5, beta2=0.9)", _TWO_LAYERS, 3, (),
@@ -594,7 +607,7 @@ _ADAM = Exercise(
         ("a 6 -> 4 -> 3 -> 2 network (W3, b3 too), weight_decay=0.1", _THREE_LAYERS, 2, (),
          {"lr": 0.01, "weight_decay": 0.1}, None),
     ]),
-    hidden=_optimizer_cases(72, [
+    hidden=_optimizer_cases("Adam", [
         ("tiny gradients (about 1e-8) for b1, 5 steps", _TWO_LAYERS, 5, ("b1",),
          {"lr": 0.02}, None),
         ("one step (t = 1): each parameter moves by about lr", _TWO_LAYERS, 1, (),
