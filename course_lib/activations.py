@@ -27,6 +27,7 @@ __all__ = [
     "elu",
     "elu_grad",
     "softmax",
+    "Activation",
     "ACTIVATIONS",
 ]
 
@@ -237,11 +238,30 @@ def softmax(z, axis=-1):
     return e / e.sum(axis=axis, keepdims=True)
 
 
-#: Name -> (f, f') for the elementwise activations; adding one is one line.
+class Activation(tuple):
+    """The pair ``(f, f')`` of an activation, which also names the initialisation that suits it.
+
+    It is a pair: ``f, f_grad = ACTIVATIONS["tanh"]``, and ``ACTIVATIONS["tanh"][1]`` is
+    tanh's derivative. ``ACTIVATIONS["tanh"].init`` is ``"xavier"``, the initialisation
+    (:mod:`course_lib.layers`) that :class:`~course_lib.network.MLP` draws its weights from
+    by default.
+    """
+
+    def __new__(cls, f, f_grad, init):
+        pair = super().__new__(cls, (f, f_grad))
+        pair.init = init
+        return pair
+
+    def __getnewargs__(self):  # copy and pickle build it again from all three
+        return (*self, self.init)
+
+
+#: Name -> (f, f') for the elementwise activations, each with the weight initialisation that
+#: suits it: "he" for ReLU-like units, "xavier" for tanh and sigmoid. Adding one is one line.
 ACTIVATIONS = {
-    "relu": (relu, relu_grad),
-    "sigmoid": (sigmoid, sigmoid_grad),
-    "tanh": (tanh, tanh_grad),
-    "softplus": (softplus, softplus_grad),
-    "elu": (elu, elu_grad),
+    "relu": Activation(relu, relu_grad, init="he"),
+    "sigmoid": Activation(sigmoid, sigmoid_grad, init="xavier"),
+    "tanh": Activation(tanh, tanh_grad, init="xavier"),
+    "softplus": Activation(softplus, softplus_grad, init="he"),
+    "elu": Activation(elu, elu_grad, init="he"),
 }

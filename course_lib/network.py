@@ -18,7 +18,6 @@ __all__ = ["MLP", "mlp_forward", "mlp_backward"]
 
 # ReLU-like units zero (or nearly) half their inputs: He's factor 2 makes up for it.
 _INITS = {"he": he_init, "xavier": xavier_init}
-_DEFAULT_INIT = {"relu": "he", "elu": "he", "softplus": "he", "tanh": "xavier", "sigmoid": "xavier"}
 
 
 class MLP:
@@ -33,8 +32,8 @@ class MLP:
     seed : int, default 0
         Seed of the weight initialisation: the same seed gives the same network.
     init : {"auto", "he", "xavier"}, default "auto"
-        Weight initialisation; "auto" is He for ReLU-like units and Xavier for
-        tanh and sigmoid. Biases start at 0.
+        Weight initialisation; "auto" is the activation's, ``ACTIVATIONS[activation].init``:
+        He for ReLU-like units and Xavier for tanh and sigmoid. Biases start at 0.
 
     Attributes
     ----------
@@ -53,7 +52,7 @@ class MLP:
                 f"activation must be one of {sorted(ACTIVATIONS)}; got {activation!r}"
             )
         if init == "auto":
-            init = _DEFAULT_INIT[activation]
+            init = ACTIVATIONS[activation].init
         if init not in _INITS:
             raise ValueError(f"init must be 'auto', 'he' or 'xavier'; got {init!r}")
         self.sizes = sizes
