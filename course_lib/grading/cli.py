@@ -132,9 +132,16 @@ def _release(args) -> int:
 
 def _release_one(root: Path, assignment: str) -> int:
     """Generate ``assignment``'s release into a folder of its own, and put it in place of
-    the old one only once nbgrader succeeded: a failure leaves the old release as it was."""
+    the old one only once nbgrader succeeded: a failure leaves the old release as it was.
+    A test cell the grader could not grade stops it before anything is generated."""
     from .course import Course
 
+    refused = _ungradable_tests(root / "solutions" / assignment)
+    if refused:  # before nbgrader: every student would score 0 on these cells
+        print(f"{assignment}: FAILED: {refused[0]}" + "".join(f"\n  {r}" for r in refused[1:])
+              + f"\n  the old release was left as it was; fix the test cells in solutions/"
+              f"{assignment}/ and run `nncourse release {assignment}` again", file=sys.stderr)
+        return 1
     course = Course(root)
     final = course.folder("release", ".", assignment)
     work = root / RELEASING
@@ -162,6 +169,26 @@ def _release_one(root: Path, assignment: str) -> int:
         shutil.rmtree(work, ignore_errors=True)
     print(f"{assignment}: released to {_shown(final, root)}")
     return 0
+
+
+def _ungradable_tests(source: Path) -> list[str]:
+    """One line for each test cell of ``source``'s notebooks that the grader could not
+    grade (:func:`~course_lib.grading.judge.unplannable`), naming the cell and why."""
+    import nbformat
+
+    from .judge import unplannable
+
+    lines = []
+    for path in sorted(source.glob("*.ipynb")):
+        for cell in nbformat.read(path, as_version=4).cells:
+            meta = cell.metadata.get("nbgrader", {})
+            if cell.cell_type != "code" or not meta.get("grade") or meta.get("solution"):
+                continue
+            why = unplannable(cell.source)
+            if why:
+                lines.append(f"the test cell {meta.get('grade_id')} of {path.name} cannot be "
+                             f"graded: {why}")
+    return lines
 
 
 def _save_log(root: Path, name: str, result: dict) -> Path:

@@ -29,7 +29,8 @@ from course_lib import wire
 from course_lib.checks import exercise, exercise_names
 from course_lib.checks._engine import Case, ExerciseFailed, Outcome, Signature, judge, judge_values
 
-__all__ = ["Planned", "Verdict", "plan", "kernel_source", "feedback_source", "verdict"]
+__all__ = ["Planned", "Verdict", "plan", "unplannable", "kernel_source", "feedback_source",
+           "verdict"]
 
 _STATUSES = {"returned", "raised", "not-implemented", "overflow"}
 
@@ -60,6 +61,10 @@ class _Student:
     def __repr__(self):
         return self.name
 
+    def __call__(self, *args, **kwargs):
+        raise TypeError(f"the cell calls the notebook's {self.name} itself, which only check "
+                        f"and check_values may do")
+
 
 def plan(source: str) -> list[Planned]:
     """The calls a test cell's ``source`` makes, with their expected values worked out here."""
@@ -79,6 +84,47 @@ def plan(source: str) -> list[Planned]:
     namespace.update(np=np, check=check, check_values=check_values, __name__="__test_cell__")
     exec(compile(source, "<test cell>", "exec"), namespace)  # the instructor's own source
     return planned
+
+
+#: What a test cell may hold besides its check and check_values calls: its docstring,
+#: hand-worked values, helpers that call the student's code for check_values, imports.
+_QUIET = (ast.Assign, ast.AnnAssign, ast.FunctionDef, ast.ClassDef, ast.Import, ast.ImportFrom)
+
+
+def unplannable(source: str) -> str | None:
+    """Why the grader could not grade a test cell with this ``source``; None when it can.
+
+    The grader judges a test cell by its ``check`` and ``check_values`` calls alone
+    (:func:`plan`). Any other statement, a plain ``assert`` say, runs in the student's
+    kernel, where its verdict is lost; a cell that calls the student's code outside
+    the checks cannot be planned at all, and scores 0 for every student.
+    """
+    try:
+        tree = ast.parse(source)
+    except SyntaxError as exc:
+        return f"it is not valid Python (line {exc.lineno}: {exc.msg})"
+    for number, node in enumerate(tree.body):
+        if number == 0 and isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
+            continue  # the docstring
+        called = node.value.func if isinstance(node, ast.Expr) \
+            and isinstance(node.value, ast.Call) else None
+        if isinstance(node, _QUIET) or (isinstance(called, ast.Name)
+                                        and called.id in ("check", "check_values")):
+            continue
+        what = "a plain `assert`" if isinstance(node, ast.Assert) else \
+            f"`{ast.unparse(node).splitlines()[0][:60]}`"
+        return (f"line {node.lineno} holds {what}, which the grader never sees: only check(...) "
+                f"and check_values(...) decide a test cell")
+    try:
+        planned = plan(source)
+    except Exception as exc:  # whatever it is, the grader would meet it too
+        return f"planning it raised {type(exc).__name__}: {exc}"
+    if not planned:
+        return "it makes no check or check_values call"
+    unknown = sorted({step.exercise for step in planned} - set(exercise_names()))
+    if unknown:
+        return f"it checks {', '.join(unknown)}, which no Exercise in course_lib.checks defines"
+    return None
 
 
 def _free_names(source: str) -> set[str]:
