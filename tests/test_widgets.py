@@ -50,14 +50,14 @@ def test_wrong_function_is_flagged_where_it_differs():
     """A wrong derivative is drawn and the panel says where it departs from the reference."""
     student = dict(REFERENCE, tanh_grad=lambda x: 1 - x**2)
     notes = _notes(plot_activation("tanh", (-3.0, 3.0), 1.0, student))
-    assert len(notes) == 1 and notes[0].startswith("yours differs: at x = ")
+    assert len(notes) == 1 and notes[0].startswith("your tanh_grad differs: at x = ")
 
 
 @pytest.mark.parametrize(("broken", "note"), [
-    (None, "not defined yet"),
-    ("nyi", "not implemented yet"),
-    ("raises", "yours raised ZeroDivisionError"),
-    ("shape", "yours returned shape (1,)"),
+    (None, "your sigmoid not defined yet"),
+    ("nyi", "your sigmoid not implemented yet"),
+    ("raises", "your sigmoid raised ZeroDivisionError"),
+    ("shape", "your sigmoid returned shape (1,)"),
 ])
 def test_unfinished_or_broken_student_code_becomes_a_note(broken, note):
     """The explorer never raises because of the student's code: it notes the problem instead."""

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 
@@ -117,11 +115,11 @@ def test_wrong_student_backward_is_drawn_and_flagged():
 
 
 @pytest.mark.parametrize(("backward", "note"), [
-    ("nyi", "not implemented yet"),
-    ("raises", "yours raised ZeroDivisionError"),
-    ("none", "did not return a dict"),
-    ("shape", "W1 has shape (64, 5)"),
-    ("strings", "W1 is not an array of numbers"),
+    ("nyi", "your mlp_backward not implemented yet"),
+    ("raises", "your mlp_backward raised ZeroDivisionError"),
+    ("none", "your mlp_backward did not return a dict"),
+    ("shape", "your mlp_backward returned W1 of shape (64, 5)"),
+    ("strings", "returned a W1 that is not an array of numbers"),
     ("reference", "does not pass its checks yet"),
 ])
 def test_unfinished_or_broken_student_code_becomes_a_note(backward, note):
@@ -201,10 +199,3 @@ def test_same_inputs_draw_the_same_picture():
     second = figure_png(plot_gradient_norms(7, "fixed", 0.3, ALL, _students_copy))
     assert first == second
 
-
-def test_redraw_is_fast():
-    """The deepest setting, three activations and a student's overlay, draws in well under a second."""
-    plot_gradient_norms(3, "he", 0.1, ALL, _students_copy)  # warm up matplotlib
-    start = time.perf_counter()
-    figure_png(plot_gradient_norms(20, "fixed", 0.7, ALL, _students_copy))
-    assert time.perf_counter() - start < 2.0

@@ -107,13 +107,13 @@ def test_correct_student_forward_overlays_the_reference():
 
 
 @pytest.mark.parametrize(("forward", "note"), [
-    (_nyi, "mlp_forward not implemented yet"),
-    (_raises, "mlp_forward raised ZeroDivisionError"),
+    (_nyi, "your mlp_forward not implemented yet"),
+    (_raises, "your mlp_forward raised ZeroDivisionError"),
     (lambda X, params, activation="relu": X, "must return the pair (logits, caches)"),
     (lambda X, params, activation="relu": ("logits", []), "not an array of numbers"),
     (lambda X, params, activation="relu": (X[:5], []), "logits of shape (5, 1)"),
     (lambda X, params, activation="relu": (network.mlp_forward(X, params, "relu")[0] + 1, []),
-     "yours differs"),
+     "your mlp_forward differs"),
 ])
 def test_broken_student_forward_becomes_a_note(forward, note):
     """The explorer never raises because of the student's mlp_forward: it notes the problem."""
@@ -135,10 +135,10 @@ def test_student_inf_or_nan_is_noted_without_a_warning(bad, recwarn):
         return Z, (X, W)
 
     notes = _notes(plot_universal_approximation(5, "relu", "|x|", 5.0, 0, True, forward))
-    assert len(notes) == 1 and notes[0].startswith("yours differs: at x = -0.98")
+    assert len(notes) == 1 and notes[0].startswith("your mlp_forward differs: at x = -0.98")
     notes = _notes(plot_activation_statistics("relu", "he", 3, 16, 0,
                                               dict(REFERENCE, dense_forward=dense_forward)))
-    assert len(notes) == 1 and notes[0].startswith("yours differs from layer 1 on")
+    assert len(notes) == 1 and notes[0].startswith("your code differs from layer 1 on")
     assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
 
 
@@ -212,17 +212,17 @@ def test_a_wrong_init_is_flagged_where_it_departs():
     fig = plot_activation_statistics("relu", "he", 5, 64, 0, dict(REFERENCE, he_init=he_init))
     assert "yours" in _lines(fig.axes[1])
     (note,) = _notes(fig)
-    assert note.startswith("yours differs from layer 1 on")
+    assert note.startswith("your code differs from layer 1 on")
 
 
 @pytest.mark.parametrize(("init", "change", "note"), [
-    ("he", {"he_init": None}, "yours: he_init not defined yet"),
-    ("he", {"he_init": _nyi}, "yours: he_init not implemented yet"),
-    ("xavier", {"xavier_init": _raises}, "yours: xavier_init raised ZeroDivisionError"),
-    ("small", {"dense_forward": _nyi}, "yours: dense_forward not implemented yet"),
-    ("large", {"dense_forward": lambda X, W, b: X @ W.T + b}, "must return the pair (Z, cache)"),
-    ("he", {"he_init": lambda n_in, n_out, rng: np.zeros((n_in, 2))}, "the init returned shape"),
-    ("xavier", {"dense_forward": lambda X, W, b: (X[:3], None)}, "returned Z of shape (3,"),
+    ("he", {"he_init": None}, "your he_init not defined yet"),
+    ("he", {"he_init": _nyi}, "your he_init not implemented yet"),
+    ("xavier", {"xavier_init": _raises}, "your xavier_init raised ZeroDivisionError"),
+    ("small", {"dense_forward": _nyi}, "your dense_forward not implemented yet"),
+    ("large", {"dense_forward": lambda X, W, b: X @ W.T + b}, "your dense_forward must return the pair (Z, cache)"),
+    ("he", {"he_init": lambda n_in, n_out, rng: np.zeros((n_in, 2))}, "your he_init returned shape"),
+    ("xavier", {"dense_forward": lambda X, W, b: (X[:3], None)}, "your dense_forward returned Z of shape (3,"),
 ])
 def test_unfinished_or_broken_student_code_becomes_a_note(init, change, note):
     """The statistics never raise because of the student's functions; a note says what is wrong."""

@@ -232,8 +232,8 @@ def test_trainer_keeps_the_learning_rate_it_was_given(digits):
 
 
 @pytest.mark.parametrize(("optimizer", "note"), [
-    (_NotImplemented, "your Adam is not implemented yet"),
-    (_Raises, "Adam raised KeyError"),
+    (_NotImplemented, "your Adam not implemented yet"),
+    (_Raises, "your Adam raised KeyError"),
 ])
 @pytest.mark.parametrize("in_ipython", [False, True])
 def test_trainer_survives_broken_optimizers(digits, optimizer, note, in_ipython):

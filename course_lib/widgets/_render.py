@@ -1,5 +1,7 @@
-"""What every widget needs: a figure as PNG bytes, a student's function run safely, and a
-dashboard that leaves its figure behind where no kernel runs."""
+"""What every widget needs: a figure as PNG bytes, whether to draw the student's code alone,
+and the live dashboard (controls over a figure, redrawn when a control changes) that
+leaves its figure behind where no kernel runs. The student's code is run by
+:mod:`._student`, and drawn in the colours of :mod:`._style`."""
 
 from __future__ import annotations
 
@@ -9,12 +11,10 @@ import io
 import uuid
 from collections.abc import Mapping
 
-import numpy as np
-
 from .. import channel
 
-__all__ = ["dashboard", "figure_png", "notebook_of", "set_figure_scale", "student_only",
-           "try_student"]
+__all__ = ["dashboard", "figure_png", "live_dashboard", "notebook_of", "set_figure_scale",
+           "student_only"]
 
 
 #: every figure's pixels per inch are multiplied by this: 1 in a notebook
@@ -61,24 +61,51 @@ def notebook_of(fn) -> Mapping:
     return names if isinstance(names, Mapping) else {}
 
 
-def try_student(fn, x):
-    """Evaluate a student's ``fn(x)`` for plotting: ``(values or None, note or None)``.
+def live_dashboard(title: str, rows, draw, *, controls, settings=(), react=None, dpi=96,
+                   max_width="1000px"):
+    """The dashboard of a widget: ``rows`` of controls above a figure, redrawn when one changes.
 
-    A widget must keep working while an exercise is unfinished or wrong, so
-    nothing raised here reaches the widget: it becomes a note on the figure.
+    Every widget of the course is one of these: what differs is only its controls
+    and its ``draw``. The figure is drawn once here, then again each time a control
+    in ``controls`` changes (a Button: each click).
+
+    Parameters
+    ----------
+    title : str
+        What the widget shows, for the line of text left where no kernel runs.
+    rows : sequence of ipywidgets.Widget
+        Shown top to bottom above the figure (the controls, laid out in boxes).
+    draw : callable
+        ``draw()`` returns the matplotlib Figure for the controls' current values.
+    controls : sequence of ipywidgets.Widget
+        The widgets whose change redraws the figure.
+    settings : sequence of ipywidgets.Widget
+        The widgets that change nothing drawn by themselves (the next training
+        run's settings). Every control of a dashboard is in ``controls`` or here:
+        tests/test_widgets_contract.py checks it.
+    react : mapping of control -> callable, optional
+        ``react[control](change)`` runs before the redraw that ``control`` causes
+        (``change`` is None for a Button). The controls it sets meanwhile redraw
+        nothing: a new surface that resets six sliders redraws once.
+    dpi : float
+        The figure's dots per inch in a notebook (see :func:`figure_png`).
+    max_width : str
+        The figure's largest width on the page.
+
+    Returns
+    -------
+    Dashboard (an ipywidgets.VBox)
+        As :func:`dashboard` returns, and also: ``redraw()`` draws the figure again,
+        ``draw`` is the function given, ``controls`` and ``settings`` the widgets
+        given, and ``redraws`` counts the figures drawn.
     """
-    if fn is None:
-        return None, "yours: not defined yet"
-    try:
-        with np.errstate(all="ignore"):
-            y = np.asarray(fn(x.copy()), dtype=np.float64)
-    except NotImplementedError:
-        return None, "yours: not implemented yet"
-    except Exception as exc:  # whatever the student's code raises is shown, not raised
-        return None, f"yours raised {type(exc).__name__}: {str(exc)[:60]}"
-    if y.shape != x.shape:
-        return None, f"yours returned shape {y.shape}, expected {x.shape}"
-    return y, None
+    import ipywidgets as w
+
+    image = w.Image(format="png", layout=w.Layout(width="100%", max_width=max_width))
+    board = dashboard([*rows, image], image, title)
+    board.make_live(draw, controls, settings, react or {}, dpi)
+    board.redraw()
+    return board
 
 
 def dashboard(children, figure, title: str):
@@ -121,6 +148,36 @@ def _dashboard_class():
         def __init__(self, children, figure, title):
             super().__init__(children)
             self.figure, self._title, self._display_ids = figure, title, []
+            self.draw, self.controls, self.settings, self.redraws = None, (), (), 0
+            self._react, self._dpi, self._holding = {}, 96, False
+
+        def make_live(self, draw, controls, settings, react, dpi):
+            """Redraw with ``draw`` whenever one of ``controls`` changes (see live_dashboard)."""
+            self.draw, self.controls, self.settings = draw, tuple(controls), tuple(settings)
+            self._react, self._dpi = {id(control): fn for control, fn in react.items()}, dpi
+            for control in self.controls:
+                if isinstance(control, w.Button):
+                    control.on_click(lambda _, c=control: self._changed(c, None))
+                else:
+                    control.observe(lambda change, c=control: self._changed(c, change),
+                                    names="value")
+
+        def _changed(self, control, change):
+            if self._holding:  # set by a reaction: the reaction's own redraw follows
+                return
+            reaction = self._react.get(id(control))
+            if reaction is not None:
+                self._holding = True
+                try:
+                    reaction(change)
+                finally:
+                    self._holding = False
+            self.redraw()
+
+        def redraw(self):
+            """Draw the figure again for the controls' current values."""
+            self.figure.value = figure_png(self.draw(), dpi=self._dpi)
+            self.redraws += 1
 
         def _repr_mimebundle_(self, **kwargs):
             bundle = super()._repr_mimebundle_(**kwargs)

@@ -8,7 +8,9 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from .. import activations as ref
-from ._render import dashboard, figure_png, student_only, try_student
+from . import _style as style
+from ._render import live_dashboard, student_only
+from ._student import student_curve
 
 __all__ = ["activation_explorer", "plot_activation", "EXPLORER_FUNCTIONS"]
 
@@ -21,9 +23,6 @@ EXPLORER_FUNCTIONS = {
     "ELU": ("elu", "elu_grad"),
     "softmax([x, 0])[0]": ("softmax", None),
 }
-
-_REF_COLOR, _YOURS_COLOR = "#1f77b4", "#d62728"
-
 
 def _softmax_first(softmax):
     """x -> softmax([x, 0])[0] computed with the given softmax: it equals sigmoid(x)."""
@@ -38,7 +37,7 @@ def _central_difference(f, x, h=1e-5):
 
 def _curves(entry, alpha, source):
     """(f, f') of ``entry`` taken from ``source``, a mapping of names to functions."""
-    f_name, grad_name = EXPLORER_FUNCTIONS[entry]
+    f_name, grad_name = _names(entry)
     f = source.get(f_name)
     if f_name == "softmax":
         f = _softmax_first(f) if f is not None else None
@@ -49,6 +48,12 @@ def _curves(entry, alpha, source):
         f = (lambda x, g=f: g(x, alpha)) if f is not None else None
         grad = (lambda x, g=grad: g(x, alpha)) if grad is not None else None
     return f, grad
+
+
+def _names(entry):
+    """The names of (f, f') of ``entry`` for the notes: softmax's slope is its own difference."""
+    f_name, grad_name = EXPLORER_FUNCTIONS[entry]
+    return f_name, grad_name or f_name
 
 
 def plot_activation(entry="sigmoid", x_range=(-6.0, 6.0), alpha=1.0, student=None, n=401):
@@ -85,23 +90,23 @@ def plot_activation(entry="sigmoid", x_range=(-6.0, 6.0), alpha=1.0, student=Non
     grad_title = "derivative (central difference)" if entry.startswith("softmax") else "derivative"
     fig = Figure(figsize=(10, 3.8), layout="constrained")
     axes = fig.subplots(1, 2)
-    for ax, ref_fn, your_fn, title, ylabel in zip(
-        axes, ref_curves, yours, (f"{entry}", f"{entry}: {grad_title}"), ("f(x)", "f'(x)"),
-        strict=True,
+    for ax, ref_fn, your_fn, name, title, ylabel in zip(
+        axes, ref_curves, yours, _names(entry), (f"{entry}", f"{entry}: {grad_title}"),
+        ("f(x)", "f'(x)"), strict=True,
     ):
         y_ref = ref_fn(x) if ref_fn is not None else None
         if y_ref is not None:
-            ax.plot(x, y_ref, color=_REF_COLOR, lw=2.5, label="reference")
+            ax.plot(x, y_ref, color=style.REFERENCE, lw=2.5, label="reference")
         note = y_yours = None
         if student is not None:
-            y_yours, note = try_student(your_fn, x)
+            y_yours, note = student_curve(name, your_fn, x)
             if y_yours is not None:
-                ax.plot(x, y_yours, color=_YOURS_COLOR, lw=1.8, ls="--", label="yours")
+                ax.plot(x, y_yours, color=style.YOURS, lw=1.8, ls="--", label="yours")
             if y_yours is not None and y_ref is not None:
                 gap = np.abs(y_yours - y_ref)
                 if not np.all(np.isclose(y_yours, y_ref, rtol=1e-6, atol=1e-9)):
                     k = int(np.nanargmax(np.where(np.isfinite(gap), gap, np.inf)))
-                    note = f"yours differs: at x = {x[k]:.3g}, {y_yours[k]:.4g} vs {y_ref[k]:.4g}"
+                    note = f"your {name} differs: at x = {x[k]:.3g}, {y_yours[k]:.4g} vs {y_ref[k]:.4g}"
         # the axes follow the reference: a wrong curve runs off the plot, the right one stays
         # readable (with no reference, they follow the finite part of yours)
         shown = y_ref if y_ref is not None else y_yours
@@ -117,10 +122,7 @@ def plot_activation(entry="sigmoid", x_range=(-6.0, 6.0), alpha=1.0, student=Non
         ax.axvline(0, color="0.8", lw=0.8, zorder=0)
         if y_ref is not None or y_yours is not None:
             ax.legend(loc="best")
-        if note:
-            ax.text(0.98, 0.04, note, transform=ax.transAxes, ha="right", va="bottom",
-                    color=_YOURS_COLOR, fontsize=9,
-                    bbox={"facecolor": "white", "alpha": 0.9, "edgecolor": "none"})
+        style.note(ax, note)
     return fig
 
 
@@ -148,16 +150,13 @@ def activation_explorer(student: Mapping | None = None, entry="sigmoid", x_range
                               continuous_update=False, readout_format=".1f")
     alpha = w.FloatSlider(value=1.0, min=0.1, max=3.0, step=0.1, description="alpha",
                           continuous_update=False)
-    image = w.Image(format="png", layout=w.Layout(width="100%", max_width="1000px"))
 
-    def redraw(_=None):
+    def draw():
         alpha.layout.display = "" if choice.value == "ELU" else "none"
         lo, hi = span.value
         if hi - lo < 1e-9:  # a zero-width range has nothing to draw
             hi = lo + 1.0
-        image.value = figure_png(plot_activation(choice.value, (lo, hi), alpha.value, student))
+        return plot_activation(choice.value, (lo, hi), alpha.value, student)
 
-    for control in (choice, span, alpha):
-        control.observe(redraw, names="value")
-    redraw()
-    return dashboard([w.HBox([choice, span, alpha]), image], image, "Activation explorer")
+    return live_dashboard("Activation explorer", [w.HBox([choice, span, alpha])], draw,
+                          controls=(choice, span, alpha))

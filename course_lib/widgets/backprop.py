@@ -22,7 +22,9 @@ from matplotlib.lines import Line2D
 
 from .. import network
 from ..losses import cross_entropy_grad
-from ._render import dashboard, figure_png, notebook_of, student_only
+from . import _style as style
+from ._render import live_dashboard, notebook_of, student_only
+from ._student import StudentError, call_student, guard, say
 
 __all__ = ["gradient_norm_explorer", "plot_gradient_norms", "gradient_norms", "make_network",
            "INITS", "ACTIVATION_COLORS"]
@@ -35,8 +37,7 @@ SEED = 0
 #: Menu label -> init key of :func:`make_network`.
 INITS = {"He": "he", "Xavier": "xavier", "fixed std": "fixed"}
 #: The activations compared, with their colours.
-ACTIVATION_COLORS = {"sigmoid": "#1f77b4", "tanh": "#2ca02c", "relu": "#ff7f0e"}
-_YOURS_COLOR = "#d62728"
+ACTIVATION_COLORS = {"sigmoid": style.BLUE, "tanh": style.GREEN, "relu": style.ORANGE}
 _FLOOR = 1e-300  # a norm that underflows to 0 is drawn here, not dropped by the log scale
 
 
@@ -117,25 +118,23 @@ def gradient_norms(n_layers, activation, init="xavier", std=0.1):
 def _students_norms(backward, dlogits, caches, activation):
     """(norms of the student's dW_i from ``caches``, or None; a note, or None). Never raises."""
     n_layers = len(caches)
-    try:
-        with np.errstate(all="ignore"):
-            grads = backward(dlogits.copy(), copy.deepcopy(caches), activation)
-    except NotImplementedError:
-        return None, "yours: not implemented yet"
-    except Exception as exc:  # whatever the student's code raises is shown, not raised
-        return None, f"yours raised {type(exc).__name__}: {str(exc)[:50]}"
+    grads, note = call_student("mlp_backward", backward, dlogits.copy(), copy.deepcopy(caches),
+                               activation)
+    if note:
+        return None, note
     keys = [f"W{i}" for i in range(1, n_layers + 1)]
     if not isinstance(grads, dict) or any(key not in grads for key in keys):
-        return None, "yours did not return a dict with keys W1, b1, ..."
+        return None, say("mlp_backward", "did not return a dict with keys W1, b1, ...")
     norms = []
     for key, W_shape in zip(keys, _shapes(n_layers), strict=True):
         shape = np.shape(grads[key])
         if shape != W_shape:
-            return None, f"yours: {key} has shape {shape}, {key} {W_shape}"
+            return None, say("mlp_backward", f"returned {key} of shape {shape}, "
+                                             f"{key} has {W_shape}")
         try:
             norms.append(float(np.linalg.norm(np.asarray(grads[key], dtype=np.float64))))
         except (TypeError, ValueError):
-            return None, f"yours: {key} is not an array of numbers"
+            return None, say("mlp_backward", f"returned a {key} that is not an array of numbers")
     return np.array(norms), None
 
 
@@ -151,16 +150,23 @@ def _notebooks_norms(backward, n_layers, activation, init, std):
     if missing:
         return None, None, f"yours: {' and '.join(missing)} not found beside your mlp_backward"
     params, X, y = make_network(n_layers, init, std)
-    try:
-        with np.errstate(all="ignore"):
-            logits, caches = notebook["mlp_forward"](X, params, activation)
-            dlogits = np.asarray(notebook["cross_entropy_grad"](logits, y), dtype=np.float64)
+
+    def forward():
+        logits, caches = guard("mlp_forward", notebook["mlp_forward"])(X, params, activation)
+        try:
             z_std = np.array([np.std(np.asarray(Z, dtype=np.float64)) for _, Z in caches])
-    except Exception as exc:  # whatever the notebook's code raises is shown, not raised
-        return None, None, (f"the notebook's forward pass raised {type(exc).__name__}: "
-                            f"{str(exc)[:50]}")
+        except (TypeError, ValueError):
+            raise StudentError(say("mlp_forward", "returned caches that are not (cache, Z) "
+                                                  "pairs")) from None
+        dlogits = guard("cross_entropy_grad", notebook["cross_entropy_grad"])(logits, y)
+        return np.asarray(dlogits, dtype=np.float64), caches, z_std
+
+    found, note = call_student("mlp_forward", forward)
+    if note:
+        return None, None, note
+    dlogits, caches, z_std = found
     if z_std.shape != (n_layers,):
-        return None, None, f"the notebook's mlp_forward returned {len(z_std)} caches, not {n_layers}"
+        return None, None, say("mlp_forward", f"returned {len(z_std)} caches, not {n_layers}")
     dw_norm, note = _students_norms(backward, dlogits, caches, activation)
     return z_std, dw_norm, note
 
@@ -225,7 +231,7 @@ def plot_gradient_norms(n_layers=10, init="xavier", std=0.1, activations=("sigmo
         if yours is None:
             notes.append(note)
             continue
-        ax_bwd.plot(layer, np.maximum(yours, _FLOOR), "x", color=_YOURS_COLOR, ms=8, mew=1.5)
+        ax_bwd.plot(layer, np.maximum(yours, _FLOOR), "x", color=style.YOURS, ms=8, mew=1.5)
         drew_yours = True
         close = np.isclose(yours, dw_norm, rtol=1e-6, atol=0.0)
         if not close.all():
@@ -233,7 +239,7 @@ def plot_gradient_norms(n_layers=10, init="xavier", std=0.1, activations=("sigmo
             notes.append(f"yours differs for {activation}: at layer {k + 1}, "
                          f"{yours[k]:.3g} instead of {dw_norm[k]:.3g}")
     if drew_yours:
-        handles.append(Line2D([], [], ls="none", marker="x", color=_YOURS_COLOR, ms=8, mew=1.5,
+        handles.append(Line2D([], [], ls="none", marker="x", color=style.YOURS, ms=8, mew=1.5,
                               label="your mlp_backward"))
     init_text = {"he": "He init", "xavier": "Xavier init", "fixed": f"weights' std {std:.3g}"}
     ax_fwd.set_title(f"forward: spread of Z_i ({n_layers} layers, {init_text.get(init, init)})")
@@ -254,7 +260,8 @@ def plot_gradient_norms(n_layers=10, init="xavier", std=0.1, activations=("sigmo
                     else "tick an activation to draw", transform=ax.transAxes,
                     ha="center", va="center", color="0.4")
     if notes:
-        fig.suptitle("\n".join(dict.fromkeys(notes)), color=_YOURS_COLOR, fontsize=10)
+        # above both panels, where no curve runs: a note box over them would hide a curve
+        fig.suptitle("\n".join(dict.fromkeys(notes)), color=style.YOURS, fontsize=10)
     return fig
 
 
@@ -287,16 +294,13 @@ def gradient_norm_explorer(student_backward=None, n_layers=10, init="xavier",
     ticks = {name: w.Checkbox(value=name in activations, description=name, indent=False,
                               layout=w.Layout(width="80px"))
              for name in ACTIVATION_COLORS}
-    image = w.Image(format="png", layout=w.Layout(width="100%", max_width="1000px"))
 
-    def redraw(_=None):
+    def draw():
         std.layout.display = "" if init_menu.value == "fixed" else "none"
         chosen = tuple(name for name, box in ticks.items() if box.value)
-        image.value = figure_png(plot_gradient_norms(depth.value, init_menu.value, std.value,
-                                                     chosen, student_backward))
+        return plot_gradient_norms(depth.value, init_menu.value, std.value, chosen,
+                                   student_backward)
 
-    for control in (depth, init_menu, std, *ticks.values()):
-        control.observe(redraw, names="value")
-    redraw()
-    return dashboard([w.HBox([depth, init_menu, std]), w.HBox(list(ticks.values())), image],
-                     image, "Gradient norms layer by layer")
+    return live_dashboard("Gradient norms layer by layer",
+                          [w.HBox([depth, init_menu, std]), w.HBox(list(ticks.values()))], draw,
+                          controls=(depth, init_menu, std, *ticks.values()))

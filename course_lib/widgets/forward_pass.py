@@ -22,7 +22,9 @@ from matplotlib.figure import Figure
 from .. import layers, network
 from ..activations import ACTIVATIONS
 from ..data import make_regression_1d
-from ._render import dashboard, figure_png, student_only
+from . import _style as style
+from ._render import live_dashboard, student_only
+from ._student import NOT_DEFINED, StudentError, call_student, guard, say
 
 __all__ = [
     "universal_approximation_explorer",
@@ -35,21 +37,6 @@ __all__ = [
     "layer_statistics",
     "INITS",
 ]
-
-_REF_COLOR, _YOURS_COLOR = "#1f77b4", "#d62728"
-_NOTE_BOX = {"facecolor": "white", "alpha": 0.9, "edgecolor": "none"}
-
-
-def _note(ax, text):
-    ax.text(0.98, 0.04, text, transform=ax.transAxes, ha="right", va="bottom",
-            color=_YOURS_COLOR, fontsize=9, bbox=_NOTE_BOX)
-
-
-def _student_error(fn_name, exc) -> str:
-    if isinstance(exc, NotImplementedError):
-        return f"yours: {fn_name} not implemented yet"
-    return f"yours: {fn_name} raised {type(exc).__name__}: {str(exc)[:50]}"
-
 
 # ================================================================ universal approximation
 
@@ -119,12 +106,12 @@ def _network(forward, params, activation, x_fit, y_fit, fit):
 
     ``hidden`` (G, H) holds each unit on the grid, read through an identity output
     layer; the output layer is fitted to (x_fit, y_fit) first when ``fit``.
-    Raises _StudentError when ``forward`` fails (only the student's can).
+    Raises StudentError when ``forward`` fails (only the student's can).
     """
     def run(x, p):
         logits, note = _run_forward(forward, x[:, None], p, activation)
         if note:
-            raise _StudentError(note)
+            raise StudentError(note)
         return logits
 
     def hidden(x):
@@ -134,7 +121,7 @@ def _network(forward, params, activation, x_fit, y_fit, fit):
     if fit:
         features = hidden(x_fit)
         if not np.all(np.isfinite(features)):
-            raise _StudentError("yours: mlp_forward's hidden units hold inf or nan")
+            raise StudentError(say("mlp_forward", "made hidden units that hold inf or nan"))
         params = _fit_output_layer(params, features, y_fit)
     rmse = float(np.sqrt(np.mean((run(x_fit, params)[:, 0] - y_fit) ** 2)))
     return params, hidden(_GRID), run(_GRID, params)[:, 0], rmse
@@ -142,20 +129,20 @@ def _network(forward, params, activation, x_fit, y_fit, fit):
 
 def _run_forward(forward, X, params, activation):
     """(logits or None, note or None) from the student's mlp_forward, never raising."""
-    try:
-        with np.errstate(all="ignore"):
-            out = forward(X.copy(), {k: v.copy() for k, v in params.items()}, activation)
-    except Exception as exc:  # whatever the student's code raises becomes a note
-        return None, _student_error("mlp_forward", exc)
+    out, note = call_student("mlp_forward", forward, X.copy(),
+                             {k: v.copy() for k, v in params.items()}, activation)
+    if note:
+        return None, note
     if not (isinstance(out, (tuple, list)) and len(out) == 2):
-        return None, "yours: mlp_forward must return the pair (logits, caches)"
+        return None, say("mlp_forward", "must return the pair (logits, caches)")
     try:
         logits = np.asarray(out[0], dtype=np.float64)
     except (TypeError, ValueError):
-        return None, "yours: mlp_forward's logits are not an array of numbers"
+        return None, say("mlp_forward", "returned logits that are not an array of numbers")
     expected = (X.shape[0], params["W2"].shape[0])
     if logits.shape != expected:
-        return None, f"yours: mlp_forward returned logits of shape {logits.shape}, expected {expected}"
+        return None, say("mlp_forward", f"returned logits of shape {logits.shape}, "
+                                        f"expected {expected}")
     return logits, None
 
 
@@ -198,16 +185,12 @@ def plot_universal_approximation(n_units=5, activation="relu", target=DATA_TARGE
     drawn = forward if alone else network.mlp_forward
     hidden = output = None
     rmse, note = float("nan"), None
-    if drawn is None:
-        note = "yours: mlp_forward not defined yet"
-    else:
-        try:
-            with np.errstate(all="ignore"):  # the student's values may hold inf or nan
-                params, hidden, output, rmse = _network(drawn, params, activation, x_fit, y_fit,
-                                                        fit)
-                contributions = hidden * params["W2"][0]  # (G, H): unit j's share v_j h_j(x)
-        except _StudentError as exc:
-            note = str(exc)
+    drawn_network, note = call_student("mlp_forward", _network if drawn else None, drawn,
+                                       params, activation, x_fit, y_fit, fit)
+    if drawn_network is not None:
+        params, hidden, output, rmse = drawn_network
+        with np.errstate(all="ignore"):  # the student's values may hold inf or nan
+            contributions = hidden * params["W2"][0]  # (G, H): unit j's share v_j h_j(x)
 
     # a fixed layout draws in about half the time of layout="constrained"
     fig = Figure(figsize=(11, 3.9))
@@ -228,20 +211,20 @@ def plot_universal_approximation(n_units=5, activation="relu", target=DATA_TARGE
     ax_out.plot(_GRID, curve(_GRID), color="0.25", lw=1.5,
                 ls=":" if target == DATA_TARGET else "-", label="target")
     if output is not None:
-        ax_out.plot(_GRID, output, color=_YOURS_COLOR if alone else _REF_COLOR, lw=2.5,
+        ax_out.plot(_GRID, output, color=style.YOURS if alone else style.REFERENCE, lw=2.5,
                     label="your mlp_forward" if alone else "network output")
     if forward is not None and not alone:
         yours, note = _run_forward(forward, _GRID[:, None], params, activation)
         if yours is not None:
             yours = yours[:, 0]
-            ax_out.plot(_GRID, yours, color=_YOURS_COLOR, lw=1.6, ls="--", label="your mlp_forward")
+            ax_out.plot(_GRID, yours, color=style.YOURS, lw=1.6, ls="--", label="your mlp_forward")
             with np.errstate(all="ignore"):  # the student's values may hold inf or nan
                 gap = np.where(np.isfinite(yours), np.abs(yours - output), np.inf)
             if not np.all(gap <= 1e-9 + 1e-6 * np.abs(output)):
                 k = int(np.argmax(gap))
-                note = f"yours differs: at x = {_GRID[k]:.3g}, {yours[k]:.4g} vs {output[k]:.4g}"
-    if note:
-        _note(ax_out, note)
+                note = say("mlp_forward", f"differs: at x = {_GRID[k]:.3g}, {yours[k]:.4g} "
+                                          f"vs {output[k]:.4g}")
+    style.note(ax_out, note)
     how = "output layer fitted by least squares" if fit else "random output layer"
     ax_out.set_title(f"output $= \\Sigma_j\\, v_j h_j(x) + c$, {how}\nRMSE to the "
                      f"{'data' if target == DATA_TARGET else 'target'}: {rmse:.3f}", fontsize=11)
@@ -283,17 +266,14 @@ def universal_approximation_explorer(forward=None, n_units=5, activation="relu",
                        continuous_update=False, style=style)
     fit = w.ToggleButton(value=False, description="fit output layer by least squares",
                          icon="check", layout=w.Layout(width="260px"))
-    image = w.Image(format="png", layout=w.Layout(width="100%", max_width="1000px"))
 
-    def redraw(_=None):
-        image.value = figure_png(plot_universal_approximation(
-            units.value, act.value, tgt.value, scale.value, seed.value, fit.value, forward))
+    def draw():
+        return plot_universal_approximation(units.value, act.value, tgt.value, scale.value,
+                                            seed.value, fit.value, forward)
 
-    for control in (units, act, tgt, scale, seed, fit):
-        control.observe(redraw, names="value")
-    redraw()
-    return dashboard([w.HBox([units, act, tgt]), w.HBox([scale, seed, fit]), image], image,
-                     "Universal approximation explorer")
+    return live_dashboard("Universal approximation explorer",
+                          [w.HBox([units, act, tgt]), w.HBox([scale, seed, fit])], draw,
+                          controls=(units, act, tgt, scale, seed, fit))
 
 
 # ================================================================ activations through depth
@@ -358,7 +338,7 @@ def layer_statistics(activation="tanh", init="xavier", depth=10, width=256, seed
     for i in range(depth):
         W = np.asarray(_weights(init, width, rng, he_init, xavier_init), dtype=np.float64)
         if W.shape != (width, width):
-            raise ValueError(f"the init returned shape {W.shape}, expected {(width, width)}")
+            raise ValueError(f"{init}_init returned shape {W.shape}, expected {(width, width)}")
         result = dense_forward(H, W, bias)
         if not (isinstance(result, (tuple, list)) and len(result) == 2):
             raise ValueError("dense_forward must return the pair (Z, cache)")
@@ -378,44 +358,31 @@ def _reference_statistics(activation, init, depth, width, seed):
         return layer_statistics(activation, init, depth, width, seed)
 
 
-class _StudentError(Exception):
-    """A student's function failed inside :func:`layer_statistics`; says which one."""
-
-
-def _named(name, fn):
-    def call(*args):
-        try:
-            return fn(*args)
-        except Exception as exc:
-            raise _StudentError(_student_error(name, exc)) from None
-    return call
-
-
 def _student_statistics(student, activation, init, depth, width, seed):
     """(statistics or None, note or None) with the student's functions, never raising.
 
     In a grading kernel the activation is the notebook's too (its ``ACTIVATIONS``).
     """
     needed = ["dense_forward"] + {"he": ["he_init"], "xavier": ["xavier_init"]}.get(init, [])
-    fns = {}
-    for name in needed:
-        if not callable(student.get(name)):
-            return None, f"yours: {name} not defined yet"
-        fns[name] = _named(name, student[name])
+    missing = [name for name in needed if not callable(student.get(name))]
+    if missing:  # (the first one the exercise asks for: dense_forward before the inits)
+        return None, say(missing[0], NOT_DEFINED)
+    fns = {name: guard(name, student[name]) for name in needed}
     if student_only():
         pair = student.get("ACTIVATIONS", {})
         pair = pair.get(activation) if isinstance(pair, Mapping) else None
         if not (isinstance(pair, (tuple, list)) and len(pair) == 2 and all(map(callable, pair))):
-            return None, f"yours: ACTIVATIONS[{activation!r}] is not a pair (f, f') yet"
-        fns["activations"] = {activation: (_named(activation, pair[0]),
-                                           _named(f"{activation}_grad", pair[1]))}
-    try:
-        with np.errstate(all="ignore"):
-            return layer_statistics(activation, init, depth, width, seed, **fns), None
-    except _StudentError as exc:
-        return None, str(exc)
-    except Exception as exc:  # a wrong shape or type that the student's function returned
-        return None, f"yours: {str(exc)[:70]}"
+            return None, say(f"ACTIVATIONS[{activation!r}]", "is not a pair (f, f') yet")
+        fns["activations"] = {activation: (guard(activation, pair[0]),
+                                           guard(f"{activation}_grad", pair[1]))}
+
+    def statistics():
+        try:
+            return layer_statistics(activation, init, depth, width, seed, **fns)
+        except ValueError as exc:  # what one of the functions returned, named by the message
+            raise StudentError(f"your {exc}") from None
+
+    return call_student("code", statistics)
 
 
 def _histogram_axis(activation, H):
@@ -468,8 +435,8 @@ def plot_activation_statistics(activation="tanh", init="xavier", depth=10, width
                 same = np.isclose(yours["std"], ref["std"], rtol=1e-6, atol=1e-300)
             if not same.all():
                 k = int(np.argmin(same))
-                note = (f"yours differs from layer {k + 1} on: std {yours['std'][k]:.3g} "
-                        f"vs {ref['std'][k]:.3g}")
+                note = say("code", f"differs from layer {k + 1} on: std {yours['std'][k]:.3g} "
+                                   f"vs {ref['std'][k]:.3g}")
 
     fig = Figure(figsize=(12, 3.8))  # a fixed layout: twice as fast as "constrained"
     fig.subplots_adjust(left=0.055, right=0.985, bottom=0.14, top=0.82, wspace=0.28)
@@ -497,10 +464,10 @@ def plot_activation_statistics(activation="tanh", init="xavier", depth=10, width
     for ax, key in ((ax_std, "std"), (ax_sat, "saturated")):
         if ref is not None:
             ax.plot(layer, np.maximum(ref[key], 1e-300) if key == "std" else ref[key], "o-",
-                    color=_REF_COLOR, lw=2.5, ms=4, label="reference")
+                    color=style.REFERENCE, lw=2.5, ms=4, label="reference")
         if yours is not None:
             ax.plot(layer, np.maximum(yours[key], 1e-300) if key == "std" else yours[key], "s--",
-                    color=_YOURS_COLOR, lw=1.6, ms=3, label="yours")
+                    color=style.YOURS, lw=1.6, ms=3, label="yours")
         ax.set_xlabel("layer $i$")
         if shown is not None:
             ax.legend(loc="best", fontsize=8)
@@ -517,8 +484,7 @@ def plot_activation_statistics(activation="tanh", init="xavier", depth=10, width
     ax_sat.set_ylim(-0.03, 1.03)
     ax_sat.set_title("units passing almost no gradient")
     ax_sat.set_ylabel("share with $f'(z)$ < 1% of its peak")
-    if note:
-        _note(ax_std, note)
+    style.note(ax_std, note)
     label = next(k for k, v in INITS.items() if v == init)
     fig.suptitle(f"{depth} {activation} layers of {width} units, weights {label}", fontsize=12)
     return fig
@@ -551,14 +517,11 @@ def activation_statistics_explorer(student: Mapping | None = None, activation="t
                        continuous_update=False, style=style)
     wide = w.Dropdown(options=[16, 64, 256, 512], value=width, description="units per layer",
                       style=style, layout=w.Layout(width="200px"))
-    image = w.Image(format="png", layout=w.Layout(width="100%", max_width="1200px"))
 
-    def redraw(_=None):
-        image.value = figure_png(plot_activation_statistics(
-            act.value, ini.value, deep.value, wide.value, 0, student))
+    def draw():
+        return plot_activation_statistics(act.value, ini.value, deep.value, wide.value, 0,
+                                          student)
 
-    for control in (act, ini, deep, wide):
-        control.observe(redraw, names="value")
-    redraw()
-    return dashboard([w.HBox([act, ini]), w.HBox([deep, wide]), image], image,
-                     "Activation statistics layer by layer")
+    return live_dashboard("Activation statistics layer by layer",
+                          [w.HBox([act, ini]), w.HBox([deep, wide])], draw,
+                          controls=(act, ini, deep, wide), max_width="1200px")

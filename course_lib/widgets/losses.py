@@ -22,7 +22,9 @@ from matplotlib.figure import Figure
 
 from .. import activations as act
 from .. import losses as ref
-from ._render import dashboard, figure_png, student_only, try_student
+from . import _style as style
+from ._render import live_dashboard, student_only
+from ._student import student_curve
 
 __all__ = [
     "loss_explorer",
@@ -32,7 +34,7 @@ __all__ = [
     "descend_logit",
 ]
 
-_CE_COLOR, _MSE_COLOR, _YOURS_COLOR = "#1f77b4", "#ff7f0e", "#d62728"
+_CE_COLOR, _MSE_COLOR = style.BLUE, style.ORANGE
 _TRUE = np.array([0])  # the true class of the explorer's sample is class 0
 
 
@@ -64,21 +66,24 @@ def _mse_curve(mse, others, softmax=act.softmax):
     return f
 
 
-def _overlay(ax, x, y_ref, fn, label, what, xname, magnitude=False, color=_CE_COLOR):
-    """Draw the student's curve dashed over the reference; return a note, or None.
+def _overlay(ax, x, y_ref, fn, label, name, xname, magnitude=False, color=_CE_COLOR, uses=""):
+    """Draw the curve of the student's ``name`` dashed over the reference; return a note, or None.
 
     With ``magnitude``, draw absolute values (for a log scale) but compare signed ones.
     With ``y_ref`` None (a grading kernel), draw the student's curve alone, solid in ``color``.
+    ``uses`` names the notebook's other functions the curve is computed with.
     """
-    y, note = try_student(fn, x)
+    what = f"your {name}" + (f" (with {uses})" if uses else "")
+    y, note = student_curve(name, fn, x)
     if y is None:
-        return f"{what}: {note.removeprefix('yours').lstrip(': ')}" if note else None
+        # one note per curve in a list of them: "your mse: not defined yet"
+        return f"{what}: {note.removeprefix(f'your {name} ')}"
     # far outside the view, but finite: a huge value would overflow matplotlib's log scale
     shown = np.clip(np.abs(y) if magnitude else y, -1e6, 1e6)
     if y_ref is None:
         ax.plot(x, shown, color=color, lw=2.2, label=label)
         return None
-    ax.plot(x, shown, color=_YOURS_COLOR, lw=1.6, ls="--", label=label)
+    ax.plot(x, shown, color=style.YOURS, lw=1.6, ls="--", label=label)
     close = np.isclose(y, y_ref, rtol=1e-6, atol=1e-12)
     if close.all():
         return None
@@ -88,11 +93,7 @@ def _overlay(ax, x, y_ref, fn, label, what, xname, magnitude=False, color=_CE_CO
 
 
 def _notes(ax, notes, y=0.04, va="bottom"):
-    notes = [n for n in notes if n]
-    if notes:
-        ax.text(0.98, y, "\n".join(notes), transform=ax.transAxes, ha="right", va=va,
-                color=_YOURS_COLOR, fontsize=8.5,
-                bbox={"facecolor": "white", "alpha": 0.9, "edgecolor": "none"})
+    style.note(ax, "\n".join(n for n in notes if n), y=y, va=va, fontsize=8.5)
 
 
 def plot_losses(true_logit=-2.0, others=(1.0, 0.0), student=None, z_range=(-8.0, 8.0), n=121):
@@ -131,7 +132,7 @@ def plot_losses(true_logit=-2.0, others=(1.0, 0.0), student=None, z_range=(-8.0,
               "mse": lambda fn: _mse_curve(fn, others, softmax)}
     if alone:
         ce_ref = mse_ref = None
-        p, p_note = try_student(softmax, z)
+        p, p_note = student_curve("softmax", softmax, z)
         ce_here, mse_here = (_value_at(curves[key](student[key]) if key in student else None, here)
                              for key in ("cross_entropy", "mse"))
     else:
@@ -155,7 +156,7 @@ def plot_losses(true_logit=-2.0, others=(1.0, 0.0), student=None, z_range=(-8.0,
         ):
             fn = student.get(key)
             yours = curves[key](fn) if fn is not None else None
-            notes.append(_overlay(ax, z0, y_ref, yours, label, f"your {key}", "z0", color=color))
+            notes.append(_overlay(ax, z0, y_ref, yours, label, key, "z0", color=color))
     ax.plot([true_logit, true_logit], [ce_here, mse_here], "o", color="black", ms=5, zorder=5)
     ax.axvline(true_logit, color="0.6", lw=0.8, ls=":", zorder=0)
     ax.set_title(f"one sample, true class 0, other logits z1 = {others[0]:g}, z2 = {others[1]:g}")
@@ -179,13 +180,13 @@ def plot_losses(true_logit=-2.0, others=(1.0, 0.0), student=None, z_range=(-8.0,
     bars.set_xlabel("class")
     bars.set_ylabel("probability")
     bars.legend(loc="upper right", fontsize=8.5)
-    _notes(bars, [p_note and "your softmax" + p_note.removeprefix("yours")], y=0.62, va="top")
+    _notes(bars, [p_note], y=0.62, va="top")
     return fig
 
 
 def _value_at(curve, x):
     """A student's ``curve`` at the one point ``x``, or nan when it is missing or fails."""
-    y, _ = try_student(curve, x)
+    y, _ = student_curve("curve", curve, x)
     return float(y[0]) if y is not None else float("nan")
 
 
@@ -215,15 +216,11 @@ def loss_explorer(student: Mapping | None = None, true_logit=-2.0, others=(1.0, 
                        continuous_update=False)
     z2 = w.FloatSlider(value=others[1], min=-4.0, max=4.0, step=0.25, description="z2",
                        continuous_update=False)
-    image = w.Image(format="png", layout=w.Layout(width="100%", max_width="1000px"))
 
-    def redraw(_=None):
-        image.value = figure_png(plot_losses(z0.value, (z1.value, z2.value), student))
+    def draw():
+        return plot_losses(z0.value, (z1.value, z2.value), student)
 
-    for control in (z0, z1, z2):
-        control.observe(redraw, names="value")
-    redraw()
-    return dashboard([w.HBox([z0, z1, z2]), image], image, "Loss explorer")
+    return live_dashboard("Loss explorer", [w.HBox([z0, z1, z2])], draw, controls=(z0, z1, z2))
 
 
 # ---------------------------------------------------------------- saturation
@@ -382,8 +379,7 @@ def _saturation_with_reference(loss_ax, grad_ax, gd_ax, grid, here, lr, steps, s
         ):
             fn = student.get(key)
             yours = make(fn) if fn is not None else None
-            notes.append(_overlay(grad_ax, grid, y_ref, yours, label, f"your {key}", "z",
-                                  magnitude=True))
+            notes.append(_overlay(grad_ax, grid, y_ref, yours, label, key, "z", magnitude=True))
     grad_ax.semilogy([z, z], np.abs([ce_dz_here, mse_dz_here]), "o", color="black", ms=5, zorder=5)
     grad_ax.set_title(f"|dL/dz| at z = {z:g}: MSE {abs(mse_dz_here):.1e}, "
                       f"CE {abs(ce_dz_here):.1e}", fontsize=10)
@@ -414,18 +410,17 @@ def _saturation_alone(loss_ax, grad_ax, gd_ax, grid, here, lr, steps, student):
     grads = {"cross_entropy_grad": curve(_ce_dz, "cross_entropy_grad"),
              "mse_grad": curve(_mse_dz, "mse_grad", "sigmoid", "sigmoid_grad")}
     loss_notes = [_overlay(loss_ax, grid, None, losses["cross_entropy"], "cross-entropy (yours)",
-                           "your cross_entropy", "z"),
-                  _overlay(loss_ax, grid, None, losses["mse"], "MSE (yours)",
-                           "your mse (with sigmoid)", "z", color=_MSE_COLOR)]
+                           "cross_entropy", "z"),
+                  _overlay(loss_ax, grid, None, losses["mse"], "MSE (yours)", "mse", "z",
+                           color=_MSE_COLOR, uses="sigmoid")]
     loss_ax.plot([z, z], [_value_at(fn, here) for fn in losses.values()], "o",
                  color="black", ms=5, zorder=5)
     _notes(loss_ax, loss_notes, y=0.5, va="center")
 
     notes = [_overlay(grad_ax, grid, None, grads["cross_entropy_grad"], "cross-entropy (yours)",
-                      "your cross_entropy_grad", "z", magnitude=True),
-             _overlay(grad_ax, grid, None, grads["mse_grad"], "MSE (yours)",
-                      "your mse_grad (with sigmoid, sigmoid_grad)", "z", magnitude=True,
-                      color=_MSE_COLOR)]
+                      "cross_entropy_grad", "z", magnitude=True),
+             _overlay(grad_ax, grid, None, grads["mse_grad"], "MSE (yours)", "mse_grad", "z",
+                      magnitude=True, color=_MSE_COLOR, uses="sigmoid, sigmoid_grad")]
     ce_dz_here, mse_dz_here = (_value_at(fn, here) for fn in grads.values())
     with np.errstate(all="ignore"):
         grad_ax.semilogy([z, z], np.abs([ce_dz_here, mse_dz_here]), "o", color="black", ms=5,
@@ -437,8 +432,10 @@ def _saturation_alone(loss_ax, grad_ax, gd_ax, grid, here, lr, steps, student):
     t = np.arange(steps + 1, dtype=np.float64)
     for key, color, label in (("cross_entropy_grad", _CE_COLOR, "cross-entropy (yours)"),
                               ("mse_grad", _MSE_COLOR, "MSE (yours)")):
-        path, _ = try_student(_descent(grads[key], z, lr, steps) if grads[key] else None, t)
-        probability, _ = try_student(sigmoid, path) if path is not None else (None, None)
+        path, _ = student_curve(key, _descent(grads[key], z, lr, steps) if grads[key] else None,
+                                t)
+        probability, _ = (student_curve("sigmoid", sigmoid, path) if path is not None
+                          else (None, None))
         if probability is not None:
             gd_ax.plot(t, probability, color=color, lw=2.2, marker=".", label=label)
 
@@ -466,12 +463,9 @@ def saturation_explorer(student: Mapping | None = None, z=-6.0, lr=1.0):
                           continuous_update=False)
     rate = w.FloatSlider(value=lr, min=0.1, max=5.0, step=0.1, description="lr",
                          continuous_update=False)
-    image = w.Image(format="png", layout=w.Layout(width="100%", max_width="1150px"))
 
-    def redraw(_=None):
-        image.value = figure_png(plot_saturation(logit.value, rate.value, student))
+    def draw():
+        return plot_saturation(logit.value, rate.value, student)
 
-    for control in (logit, rate):
-        control.observe(redraw, names="value")
-    redraw()
-    return dashboard([w.HBox([logit, rate]), image], image, "Saturation explorer")
+    return live_dashboard("Saturation explorer", [w.HBox([logit, rate])], draw,
+                          controls=(logit, rate), max_width="1150px")

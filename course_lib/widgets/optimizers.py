@@ -28,7 +28,9 @@ from .. import optim as ref
 from ..losses import cross_entropy
 from ..network import MLP
 from ..train import fit
-from ._render import dashboard, figure_png, student_only
+from . import _style as style
+from ._render import live_dashboard, student_only
+from ._student import NOT_DEFINED, problem, say
 
 __all__ = [
     "Surface",
@@ -42,8 +44,7 @@ __all__ = [
     "DigitsTrainer",
 ]
 
-_COLORS = {"GD": "#1f77b4", "Momentum": "#ff7f0e", "Adam": "#2ca02c"}
-_NOTE_COLOR = "#d62728"
+_COLORS = {"GD": style.BLUE, "Momentum": style.ORANGE, "Adam": style.GREEN}
 _RACE_DPI = 84  # the race redraws on every slider move: a smaller PNG is a quicker one
 
 #: The optimizers of the race, by name, and the reference class of each.
@@ -167,10 +168,8 @@ def race_path(surface: Surface, optimizer_class, hyper: dict, steps: int):
                 path.append(current)
                 if not np.all(np.isfinite(current)) or np.abs(current).max() > limit:
                     return np.array(path[:-1]), f"diverged at step {t}"
-    except NotImplementedError:
-        return np.array(path), "not implemented yet"
     except Exception as exc:  # whatever the student's code raises is shown, not raised
-        return np.array(path), f"raised {type(exc).__name__}: {str(exc)[:50]}"
+        return np.array(path), problem(exc)
     return np.array(path), None
 
 
@@ -249,7 +248,7 @@ def plot_race(surface="ill-conditioned quadratic", lr=None, beta=None, adam_lr=N
         color = _COLORS[name]
         drawn = student.get(name) if alone else reference
         if drawn is None:
-            notes.append(f"{name}: yours is not defined yet")
+            notes.append(f"{name}: yours is {NOT_DEFINED}")
             continue
         path, note = race_path(s, drawn, hyper, steps)
         values = s.f(path[:, 0], path[:, 1]) - s.f_min
@@ -266,7 +265,7 @@ def plot_race(surface="ill-conditioned quadratic", lr=None, beta=None, adam_lr=N
             continue
         yours = student.get(name)
         if yours is None:
-            notes.append(f"{name}: yours is not defined yet")
+            notes.append(f"{name}: yours is {NOT_DEFINED}")
         elif yours is reference:
             notes.append(f"{name}: the reference (yours does not pass its checks yet)")
         else:
@@ -302,10 +301,7 @@ def plot_race(surface="ill-conditioned quadratic", lr=None, beta=None, adam_lr=N
     ax_loss.grid(True, which="major", color="0.9")
     if ax_loss.get_lines():
         ax_loss.legend(loc="lower left", fontsize=8)
-    if notes:
-        ax_loss.text(0.98, 0.98, "\n".join(notes), transform=ax_loss.transAxes, ha="right",
-                     va="top", color=_NOTE_COLOR, fontsize=8,
-                     bbox={"facecolor": "white", "alpha": 0.9, "edgecolor": "none"})
+    style.note(ax_loss, "\n".join(notes), y=0.98, va="top", fontsize=8)
     return fig
 
 
@@ -347,34 +343,21 @@ def optimizer_race(student: Mapping | None = None, surface="ill-conditioned quad
                               continuous_update=False)
     steps = w.IntSlider(value=d["steps"], min=10, max=300, step=10, description="steps",
                         style=style, layout=wide, continuous_update=False)
-    image = w.Image(format="png", layout=w.Layout(width="100%", max_width="1050px"))
-    holding = []  # non-empty while the surface resets the sliders: one redraw, not six
+    sliders = {"lr": lr, "beta": beta, "adam_lr": adam_lr, "beta1": beta1, "beta2": beta2,
+               "steps": steps}
 
-    def redraw(_=None):
-        if holding:
-            return
-        fig = plot_race(choice.value, lr.value, beta.value, adam_lr.value, beta1.value,
-                        beta2.value, steps.value, student)
-        image.value = figure_png(fig, dpi=_RACE_DPI)
+    def draw():
+        return plot_race(choice.value, lr.value, beta.value, adam_lr.value, beta1.value,
+                         beta2.value, steps.value, student)
 
-    def new_surface(change):
-        defaults = SURFACES[change["new"]].defaults
-        holding.append(True)
-        try:
-            for control, key in ((lr, "lr"), (beta, "beta"), (adam_lr, "adam_lr"),
-                                 (beta1, "beta1"), (beta2, "beta2"), (steps, "steps")):
-                control.value = defaults[key]
-        finally:
-            holding.clear()
-        redraw()
+    def new_surface(change):  # (the sliders set here redraw nothing: the surface redraws once)
+        for key, value in SURFACES[change["new"]].defaults.items():
+            sliders[key].value = value
 
-    choice.observe(new_surface, names="value")
-    for control in (lr, beta, adam_lr, beta1, beta2, steps):
-        control.observe(redraw, names="value")
-    redraw()
-    controls = w.HBox([w.VBox([choice, lr, beta]), w.VBox([adam_lr, beta1, beta2]),
-                       w.VBox([steps])])
-    return dashboard([controls, image], image, "Optimizer race")
+    rows = [w.HBox([w.VBox([choice, lr, beta]), w.VBox([adam_lr, beta1, beta2]),
+                    w.VBox([steps])])]
+    return live_dashboard("Optimizer race", rows, draw, controls=(choice, *sliders.values()),
+                          react={choice: new_surface}, dpi=_RACE_DPI, max_width="1050px")
 
 
 # ---------------------------------------------------------------- training on the digits
@@ -460,9 +443,8 @@ def plot_training(runs, epochs=None) -> Figure:
     if runs:
         ax_loss.legend(loc="lower left", fontsize=8)
         ax_acc.legend(loc="lower right", fontsize=8)
-    if current and current.note:
-        ax_acc.text(0.02, 0.04, current.note, transform=ax_acc.transAxes, color=_NOTE_COLOR,
-                    fontsize=9, bbox={"facecolor": "white", "alpha": 0.9, "edgecolor": "none"})
+    if current:
+        style.note(ax_acc, current.note, x=0.02, ha="left", va="baseline")
     return fig
 
 
@@ -526,16 +508,16 @@ class DigitsTrainer:
                                   style=style)
         self.button = w.Button(description="Train", button_style="primary", icon="play")
         self.output = w.Output()
-        self.image = w.Image(format="png", layout=w.Layout(width="100%", max_width="1000px"))
         self.choice.observe(self._new_optimizer, names="value")
-        self.button.on_click(lambda _: self._train())
-        self.image.value = figure_png(plot_training([], self.epochs.value))
-        self.widget = dashboard([
-            w.HBox([w.VBox([self.choice, self.lr]), w.VBox([self.weight_decay, self.epochs]),
-                    self.button]),
-            self.output,
-            self.image,
-        ], self.image, "Training on the digits")
+        rows = [w.HBox([w.VBox([self.choice, self.lr]), w.VBox([self.weight_decay, self.epochs]),
+                        self.button]),
+                self.output]
+        # the settings are the next run's: only a run (the button) changes the picture
+        self.widget = live_dashboard(
+            "Training on the digits", rows, lambda: plot_training(self.runs, self.epochs.value),
+            controls=(self.button,), react={self.button: lambda _: self._train()},
+            settings=(self.choice, self.lr, self.weight_decay, self.epochs), dpi=80)
+        self.image = self.widget.figure
 
     def _new_optimizer(self, change):
         self.lr.value = _DEFAULT_LR.get(change["new"], self.lr.value)
@@ -551,11 +533,13 @@ class DigitsTrainer:
         TrainingRun
         """
         run = self._train(**settings)
+        self.widget.redraw()
         self.widget.refresh_static()
         return run
 
     def _train(self, **settings) -> TrainingRun:
-        # (the Train button's: a click changes the live figure, not the saved picture)
+        # (the Train button's, which the dashboard redraws after: a click changes the live
+        # figure, not the saved picture)
         for key, value in settings.items():
             control = {"optimizer": self.choice, "lr": self.lr, "weight_decay": self.weight_decay,
                        "epochs": self.epochs}[key]
@@ -568,7 +552,6 @@ class DigitsTrainer:
         self.runs.append(run)
         if student_only():  # the MLP and fit are the course's references: none runs here
             run.note = "not trained while grading: the network is the course's, not yours"
-            self._draw()
             return run
         model = MLP(self.sizes, seed=self.seed)
         run.model = model
@@ -592,7 +575,7 @@ class DigitsTrainer:
             # the last redraw's time have passed, so drawing never takes over a third of the run
             now = time.perf_counter()
             if now - timer["last"] > max(_REDRAW_SECONDS, 2 * timer["cost"]):
-                self._draw()
+                self.widget.redraw()
                 timer["last"] = time.perf_counter()
                 timer["cost"] = timer["last"] - now
             return False
@@ -610,14 +593,8 @@ class DigitsTrainer:
                     run.history = fit(model, self.X_train, self.y_train, optimizer=optimizer,
                                       epochs=run.epochs, batch_size=self.batch_size,
                                       seed=self.seed, progress=self.progress, callback=on_epoch)
-                except NotImplementedError:
-                    run.note = f"your {run.optimizer} is not implemented yet"
                 except Exception as exc:  # the student's optimizer: say what it raised
-                    run.note = f"{run.optimizer} raised {type(exc).__name__}: {str(exc)[:60]}"
+                    run.note = say(run.optimizer, problem(exc))
         finally:
             self.button.disabled = False
-        self._draw()
         return run
-
-    def _draw(self):
-        self.image.value = figure_png(plot_training(self.runs, self.epochs.value), dpi=80)
