@@ -142,5 +142,6 @@ def _check_dense(X, W, b):
             f"(W has one column per input feature); got W of shape {W.shape}"
             + (": did you pass W.T?" if W.shape[0] == X.shape[1] else "")
         )
-    require_shape(b, (W.shape[0],), "b", f"one bias per row of W, W has shape {W.shape}")
+    if b.shape != (W.shape[0],):  # (the message is worth building only when it is shown)
+        require_shape(b, (W.shape[0],), "b", f"one bias per row of W, W has shape {W.shape}")
     return X, W, b

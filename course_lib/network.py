@@ -155,7 +155,7 @@ def mlp_forward(X, params, activation="relu"):
         and its pre-activation output.
     """
     f = _activation(activation)[0]
-    X, params = _check_params(X, params)
+    _check_params(X, params)
     n_layers = len(params) // 2
     H, caches = X, []
     for i in range(1, n_layers + 1):
@@ -215,38 +215,36 @@ def _activation(name):
 
 
 def _check_params(X, params):
-    """X and every W_i, b_i as float64, their shapes checked layer by layer.
+    """Raise unless the keys are W1, b1, …, WL, bL and each layer's shapes fit the one before.
 
-    dense_forward checks each layer too; here a wrong shape is named by its key and
-    by the layer before it ("W2 must have shape (6, 3) because W1 has 3 rows").
+    dense_forward checks each layer too, but it cannot say which layer; here a wrong
+    shape is named by its key and by the layer before it ("W2 must have shape (6, 3)
+    because W1 has 3 rows"). Only shapes are read: dense_forward converts the arrays.
     """
-    X = as_float(X, "X")
     n_layers = _count_layers(params)
-    checked = {}
+    width_in = np.shape(X)[-1] if np.ndim(X) else None
     for i in range(1, n_layers + 1):
-        W, b = as_float(params[f"W{i}"], f"W{i}"), as_float(params[f"b{i}"], f"b{i}")
-        require_ndim(W, 2, f"W{i}", "(m_i, m_{i-1})")
-        width_in = X.shape[-1] if i == 1 else checked[f"W{i - 1}"].shape[0]
-        if W.shape[1] != width_in:
+        W_shape, b_shape = np.shape(params[f"W{i}"]), np.shape(params[f"b{i}"])
+        if len(W_shape) != 2:
+            raise ValueError(f"W{i} must be 2-D with shape (m_i, m_{{i-1}}); got shape {W_shape}")
+        if width_in is not None and W_shape[1] != width_in:
             source = f"X has {width_in} features" if i == 1 else f"W{i - 1} has {width_in} rows"
-            rows = b.shape[0] if b.ndim == 1 else W.shape[0]  # b{i} knows the layer's width
-            hint = f": did you pass W{i}.T?" if W.shape == (width_in, rows) else ""
+            rows = b_shape[0] if len(b_shape) == 1 else W_shape[0]  # b{i} knows the layer's width
+            hint = f": did you pass W{i}.T?" if W_shape == (width_in, rows) else ""
             raise ValueError(f"W{i} must have shape ({rows}, {width_in}) because {source}; "
-                             f"got {W.shape}{hint}")
-        if b.shape != (W.shape[0],):
-            raise ValueError(f"b{i} must have shape ({W.shape[0]},), one bias per row of W{i}; "
-                             f"got {b.shape}")
-        checked[f"W{i}"], checked[f"b{i}"] = W, b
-    require_ndim(X, 2, "X", "(N, D), one sample per row")
-    return X, checked
+                             f"got {W_shape}{hint}")
+        if b_shape != (W_shape[0],):
+            raise ValueError(f"b{i} must have shape ({W_shape[0]},), one bias per row of W{i}; "
+                             f"got {b_shape}")
+        width_in = W_shape[0]
 
 
 def _count_layers(params):
     if not isinstance(params, dict):
         raise TypeError(f"params must be a dict keyed 'W1', 'b1', …; got {type(params).__name__}")
-    n_layers = sum(1 for key in params if key.startswith("W"))
-    expected = {f"{k}{i}" for i in range(1, n_layers + 1) for k in "Wb"}
-    if n_layers == 0 or set(params) != expected:
+    n_layers = len(params) // 2
+    if n_layers == 0 or len(params) % 2 or any(
+            f"W{i}" not in params or f"b{i}" not in params for i in range(1, n_layers + 1)):
         raise ValueError(f"params must have the keys W1, b1, …, W{n_layers}, b{n_layers}; "
                          f"got {sorted(params)}")
     return n_layers
