@@ -1,6 +1,7 @@
 # nn-course: every target sets up what it needs itself.
 #   make lab      set up and open the course in JupyterLab
 #   make test     set up and run every test
+#   make test-fast  the pure-Python tests only (no kernel, nbgrader or browser): under a minute
 #   make demo     set up and open the course's widgets for a lecture (Voilà)
 #   make bench    set up and run the training benchmark
 #   make bench-grade  set up and time grading a class: nncourse against plain nbgrader
@@ -16,7 +17,7 @@ ASSIGNMENTS := $(notdir $(wildcard solutions/[0-9]*))
 export PATH := $(BIN):$(PATH)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: venv lab demo test bench bench-grade release lint clean
+.PHONY: venv lab demo test test-fast bench bench-grade release lint clean
 
 venv: $(STAMP)
 
@@ -65,7 +66,13 @@ system-deps:
 
 test: $(STAMP) system-deps
 	$(BIN)/ruff check course_lib tests bench
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest --durations=15 $(PYTEST_ARGS)
+
+# The pure-Python tiers only (the math, the checks and their hints, the course's
+# consistency): no kernel, no nbgrader, no browser; under a minute.
+test-fast: $(STAMP)
+	$(BIN)/ruff check course_lib tests bench
+	$(BIN)/python -m pytest -m "not kernel and not grading and not browser and not env" $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_train.py

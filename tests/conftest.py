@@ -1,4 +1,5 @@
-"""Shared fixtures: ``rng``, a fresh seeded Generator, and ``unchanged``, a bitwise input check."""
+"""Shared fixtures: ``rng``, a fresh seeded Generator, ``unchanged``, a bitwise input check,
+and ``graded_class``, the course's one graded class (course_tools.grade_the_class)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import contextlib
 
 import numpy as np
 import pytest
+from course_tools import grade_the_class
 
 
 @pytest.fixture
@@ -44,3 +46,33 @@ def _notebook_figure_scale():
     set_figure_scale(1.0)
     yield
     set_figure_scale(1.0)
+
+
+@pytest.fixture(scope="session")
+def graded_class(tmp_path_factory):
+    """The course folder of the one graded class of the session (see grade_the_class)."""
+    return grade_the_class(tmp_path_factory.mktemp("graded-class"))
+
+
+#: The slow tiers, by test file; a test of another file that runs a kernel says so by its
+#: name (the typical mistakes run through a notebook). `make test-fast` runs the rest.
+TIERS = {
+    "browser": {"test_browser_demo.py", "test_browser_lab.py"},
+    "env": {"test_environment.py"},
+    "grading": {"test_grading.py", "test_grading_attacks.py", "test_grading_attacks_12.py",
+                "test_grading_cli.py", "test_grading_course.py", "test_grading_isolation.py",
+                "test_grading_regrade.py", "test_instructor_path.py", "test_nncourse_path.py",
+                "test_static_figures.py", "test_intake.py", "test_intake_fuzz.py",
+                "test_collect.py", "test_widgets_grading.py"},
+    "kernel": {"test_notebooks.py", "test_presenter.py", "test_sandbox.py"},
+}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        name = item.path.name
+        for tier, files in TIERS.items():
+            if name in files:
+                item.add_marker(tier)
+        if "typical_mistake" in item.name:
+            item.add_marker("kernel")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import functools
 import hashlib
 import json
@@ -10,6 +11,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import nbformat
@@ -45,13 +47,25 @@ def nbgrader(course: Path, *args: str, timeout: float = 600) -> subprocess.Compl
 def make_course(path: Path, folders=None) -> Path:
     """A scratch copy of the course (config and sources), with assignments released.
 
-    ``folders`` names the assignments to release; all of them by default.
+    ``folders`` names the assignments to release; all of them by default. nbgrader
+    releases each set of assignments once per test session; every course is a copy.
     """
-    path.mkdir(parents=True, exist_ok=True)
+    folders = tuple(folders or [folder for folder, _ in ASSIGNMENTS])
+    shutil.copytree(_released(folders), path, dirs_exist_ok=True)
+    return path
+
+
+@functools.cache
+def _released(folders: tuple) -> Path:
+    """A course with ``folders`` released by the real nbgrader, made on first use and
+    removed when the test session ends."""
+    path = Path(tempfile.mkdtemp(prefix="nn-course-release-")) / "course"
+    atexit.register(shutil.rmtree, path.parent, True)
+    path.mkdir()
     shutil.copy(ROOT / "nbgrader_config.py", path)
     shutil.copytree(SOLUTIONS, path / "solutions",
                     ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
-    for folder in folders or [folder for folder, _ in ASSIGNMENTS]:
+    for folder in folders:
         nbgrader(path, "generate_assignment", folder, "--force")
     return path
 
@@ -192,3 +206,38 @@ def assert_caught(folder: str, name: str, mistake: str) -> None:
     said = _verdicts(folder, name)[mistake]
     assert said, f"{mistake}: the visible test cell passed"
     assert mistakes_of(folder)[mistake]["says"] in said, said
+
+
+#: Per assignment, students whose notebook is right but for one solution cell, read from
+#: tests/wrong_submissions/<assignment>.json: student -> {"cell": grade_id of the solution
+#: cell, "source": its wrong code, "fails": the test cells it must fail}.
+WRONG = {
+    folder: {student: case for student, case in json.loads(
+        (Path(__file__).parent / "wrong_submissions" / f"{folder}.json").read_text()
+    ).items() if not student.startswith("_")}
+    for folder, _ in ASSIGNMENTS
+}
+
+
+def grade_the_class(path: Path) -> Path:
+    """The course's one graded class: every assignment released, submitted by "solution"
+    (the instructor's answers), "untouched" (the release) and each student of
+    tests/wrong_submissions, graded by ``nncourse grade`` (the real nbgrader, in the
+    sandbox, every core), with feedback. Grading, the static figures and the feedback
+    tests all read this one run, so each solution notebook is graded once per session."""
+    from course_lib.grading.cli import main
+
+    course = make_course(path)
+    for folder, name in ASSIGNMENTS:
+        release = nbformat.read(course / "notebooks" / folder / f"{name}.ipynb", as_version=4)
+        source = nbformat.read(course / "solutions" / folder / f"{name}.ipynb", as_version=4)
+        submit(course, "solution", folder, name, answered(release, source))
+        submit(course, "untouched", folder, name, release)
+        for student, case in WRONG[folder].items():
+            nb = answered(release, source)
+            cell_by_grade_id(nb, case["cell"]).source = case["source"]
+            submit(course, student, folder, name, nb)
+    assert main(["--course", str(course), "grade", "--no-progress"]) == 0
+    for folder, _ in ASSIGNMENTS:
+        assert main(["--course", str(course), "feedback", folder]) == 0
+    return course

@@ -1,24 +1,24 @@
 """End to end with the real nbgrader: release, submit, autograde, read the gradebook.
 
-For every assignment, a scratch course regenerates the release from solutions/
-and must reproduce notebooks/ byte for byte, without answers or hidden tests.
-Then four students submit: one with the instructor's answers, one the untouched
-release, and students whose notebooks are right but for one function; the
-gradebook must give full marks, zero (without crashing), and the loss of
-exactly that function's points.
+The course's one graded class (conftest ``graded_class``: every assignment released
+by nbgrader once, graded by ``nncourse grade``) must reproduce notebooks/ byte for
+byte, without answers or hidden tests; its students are the instructor's answers,
+the untouched release, and notebooks right but for one function; the gradebook must
+give full marks, zero (without crashing), and the loss of exactly that function's
+points. Plain ``nbgrader autograde`` (without nncourse) gives the instructor's
+answers and a wrong function the same scores.
 """
 
 from __future__ import annotations
 
-import json
 import re
-from pathlib import Path
 
 import nbformat
 import pytest
 from course_tools import (
     ASSIGNMENTS,
     RELEASE,
+    WRONG,
     answered,
     cell_by_grade_id,
     exercise_of,
@@ -29,38 +29,11 @@ from course_tools import (
 )
 from nbgrader.api import Gradebook
 
-#: Per assignment, students whose notebook is right but for one solution cell,
-#: read from tests/wrong_submissions/<assignment>.json: student -> {"cell": grade_id
-#: of the solution cell, "source": its wrong code, "fails": the test cells it must fail}.
-WRONG = {
-    folder: {student: case for student, case in json.loads(
-        (Path(__file__).parent / "wrong_submissions" / f"{folder}.json").read_text()
-    ).items() if not student.startswith("_")}
-    for folder, _ in ASSIGNMENTS
-}
 
-@pytest.fixture(scope="module")
-def graded(tmp_path_factory):
-    """graded(folder, name) -> a scratch course where that assignment is released,
-    submitted by each student and autograded; built on first use, once."""
-    built = {}
-
-    def get(folder, name):
-        if folder not in built:
-            path = make_course(tmp_path_factory.mktemp(folder), [folder])
-            release = nbformat.read(path / "notebooks" / folder / f"{name}.ipynb", as_version=4)
-            source = nbformat.read(path / "solutions" / folder / f"{name}.ipynb", as_version=4)
-            submit(path, "solution", folder, name, answered(release, source))
-            submit(path, "untouched", folder, name, release)
-            for student, case in WRONG[folder].items():
-                nb = answered(release, source)
-                cell_by_grade_id(nb, case["cell"]).source = case["source"]
-                submit(path, student, folder, name, nb)
-            nbgrader(path, "autograde", folder)
-            built[folder] = path
-        return built[folder]
-
-    return get
+@pytest.fixture
+def graded(graded_class):
+    """graded(folder, name) -> the course of the graded class (every assignment is in it)."""
+    return lambda folder, name: graded_class
 
 
 def _scores(course, folder, name, student):
@@ -151,3 +124,20 @@ def test_one_wrong_function_loses_only_its_own_points(graded, folder, name, stud
     assert {exercise_of(g) for g in failed} == {case["cell"]}
     for g in failed:
         assert scores[g][0] == 0
+
+
+def test_plain_nbgrader_autograde_gives_the_same_scores(graded_class, tmp_path):
+    """nbgrader's own autograde, without nncourse, on the instructor's answers and a wrong
+    function of 01: the scores the graded class has for the same notebooks."""
+    folder, name = ASSIGNMENTS[0]
+    course = make_course(tmp_path / "plain", [folder])
+    release = nbformat.read(course / "notebooks" / folder / f"{name}.ipynb", as_version=4)
+    source = nbformat.read(course / "solutions" / folder / f"{name}.ipynb", as_version=4)
+    student, case = next(iter(WRONG[folder].items()))
+    wrong = answered(release, source)
+    cell_by_grade_id(wrong, case["cell"]).source = case["source"]
+    submit(course, "solution", folder, name, answered(release, source))
+    submit(course, student, folder, name, wrong)
+    nbgrader(course, "autograde", folder)
+    for who in ("solution", student):
+        assert _scores(course, folder, name, who) == _scores(graded_class, folder, name, who)

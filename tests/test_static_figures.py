@@ -17,26 +17,17 @@ import sys
 
 import nbformat
 import pytest
-from course_tools import ASSIGNMENTS, answered, make_course, submit
-
-from course_lib.grading.cli import main
+from course_tools import ASSIGNMENTS
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
-STUDENT = "alice"
+STUDENT = "solution"  # the graded class's student with full answers
 
 
-@pytest.fixture(scope="module")
-def graded(tmp_path_factory):
-    """The course folder after grading and feedback of full answers to every assignment."""
-    course = make_course(tmp_path_factory.mktemp("static"))
-    for folder, name in ASSIGNMENTS:
-        release = nbformat.read(course / "notebooks" / folder / f"{name}.ipynb", as_version=4)
-        solution = nbformat.read(course / "solutions" / folder / f"{name}.ipynb", as_version=4)
-        submit(course, STUDENT, folder, name, answered(release, solution))
-    assert main(["--course", str(course), "grade", "--no-progress"]) == 0
-    for folder, _ in ASSIGNMENTS:
-        assert main(["--course", str(course), "feedback", folder]) == 0
-    return course
+@pytest.fixture
+def graded(graded_class):
+    """The course's one graded class (conftest): full answers to every assignment graded
+    by ``nncourse grade``, feedback made by ``nncourse feedback``."""
+    return graded_class
 
 
 def _widget_outputs(nb):
