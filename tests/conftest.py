@@ -60,6 +60,7 @@ TIERS = {
     "browser": {"test_browser_demo.py", "test_browser_lab.py"},
     "env": {"test_environment.py"},
     "grading": {"test_grading.py", "test_grading_attacks.py", "test_grading_attacks_12.py",
+                "test_grading_execute.py",
                 "test_grading_cli.py", "test_grading_course.py", "test_grading_isolation.py",
                 "test_grading_regrade.py", "test_instructor_path.py", "test_nncourse_path.py",
                 "test_static_figures.py", "test_intake.py", "test_intake_fuzz.py",
