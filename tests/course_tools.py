@@ -241,3 +241,15 @@ def grade_the_class(path: Path) -> Path:
     for folder, _ in ASSIGNMENTS:
         assert main(["--course", str(course), "feedback", folder]) == 0
     return course
+
+
+def points(folder: str, name: str, exercise: str | None = None, written: bool = False) -> float:
+    """Points of the released notebook, from its nbgrader metadata: of its autograded test
+    cells (of one ``exercise``'s, if given), or with ``written`` of its hand-graded answers.
+    Tests take their totals from here, never as numbers of their own."""
+    nb = nbformat.read(RELEASE / folder / f"{name}.ipynb", as_version=4)
+    if written:
+        return float(sum(c.metadata["nbgrader"].get("points", 0) for c in nb.cells
+                         if c.cell_type != "code" and c.metadata.get("nbgrader", {}).get("grade")))
+    return float(sum(meta["points"] for grade_id, meta in graded_cells(nb).items()
+                     if exercise is None or exercise_of(grade_id) == exercise))

@@ -16,14 +16,14 @@ import hashlib
 
 import nbformat
 import pytest
-from course_tools import cell_by_grade_id, course_with_answers, submit
+from course_tools import cell_by_grade_id, course_with_answers, points, submit
 from nbformat.v4 import new_code_cell
 
 from course_lib.grading.cli import main
 
 FOLDER, NAME = "01_activations", "activations"
-FULL = 26.0
-RELU = 2.0  # relu-visible + relu-hidden
+FULL = points(FOLDER, NAME)  # every autograded point of the notebook
+RELU = points(FOLDER, NAME, "relu")  # relu-visible + relu-hidden
 
 WRONG_RELU = "def relu(x):\n    return np.abs(x)\n"
 
@@ -553,7 +553,7 @@ def test_submissions_are_not_changed(graded):
 # -- 02: the arithmetic behind the references -------------------------------------------
 
 FOLDER_02, NAME_02 = "02_forward_pass", "forward_pass"
-FULL_02 = 11.0
+FULL_02 = points(FOLDER_02, NAME_02)
 
 #: answers that call course_lib's own code instead of a reference: the helpers the
 #: references use, and the MLP class built on them (without its constructor, which uses
@@ -633,7 +633,7 @@ def test_the_arithmetic_behind_a_reference_is_withheld_too(graded_02, student):
     course, scores, before = graded_02
     for name in HELPER_CALLERS[student]:
         assert _score(scores, student, name) == 0.0, name
-    lost = sum(4.0 if name == "mlp_forward" else 3.0 for name in HELPER_CALLERS[student])
+    lost = sum(points(FOLDER_02, NAME_02, name) for name in HELPER_CALLERS[student])
     assert _score(scores, student) == FULL_02 - lost
     assert "called the course_lib reference course_lib." in scores[student]["notes"]
     assert _score(scores, "alice") == FULL_02 and _score(scores, "bob") == 0.0

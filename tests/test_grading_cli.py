@@ -15,12 +15,12 @@ import hashlib
 
 import nbformat
 import pytest
-from course_tools import cell_by_grade_id, course_with_answers, submit
+from course_tools import cell_by_grade_id, course_with_answers, points, submit
 
 from course_lib.grading.cli import main
 
 FOLDER, NAME = "01_activations", "activations"
-FULL = 26.0
+FULL = points(FOLDER, NAME)  # every autograded point of the notebook
 
 
 def _with_cell(nb, grade_id, source):

@@ -39,14 +39,14 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from course_tools import course_with_answers, submit
+from course_tools import course_with_answers, points, submit
 
 import course_lib.grading.pipeline as pipeline
 import course_lib.grading.report as report_module
 from course_lib.grading.cli import main
 
 FOLDER, NAME = "01_activations", "activations"
-FULL = 26.0
+FULL = points(FOLDER, NAME)  # every autograded point of the notebook
 FORGED = "alice  2 2 3 2 2 2 3 2 2 2 4  26"  # a row, as report.txt writes one
 ROW_NAME = f"weird\n{FORGED}"
 
@@ -168,8 +168,9 @@ def test_the_report_is_written_and_the_exit_status_asks_for_a_regrade(graded):
     folder = course / "reports" / FOLDER
     assert status == 1  # two notebooks must be graded again
     assert (folder / "scores.png").read_bytes().startswith(b"\x89PNG")
-    assert text.startswith(f"{FOLDER}: 11 submissions, 26 autograded points and 6 for written "
-                           "answers graded by hand\n")
+    assert text.startswith(f"{FOLDER}: 11 submissions, {FULL:g} autograded points and "
+                           f"{points(FOLDER, NAME, written=True):g} for written answers graded "
+                           "by hand\n")
 
 
 def test_honest_neighbours_keep_their_scores(graded):

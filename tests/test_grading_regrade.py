@@ -22,12 +22,12 @@ from types import SimpleNamespace
 
 import nbformat
 import pytest
-from course_tools import cell_by_grade_id, course_with_answers, nbgrader, submit
+from course_tools import cell_by_grade_id, course_with_answers, nbgrader, points, submit
 
 from course_lib.grading import pipeline
 
 FOLDER, NAME = "01_activations", "activations"
-FULL = 26.0
+FULL = points(FOLDER, NAME)  # every autograded point of the notebook
 TIMEOUT = 10  # seconds a cell may run: short, so that the looping student is quick
 CLASS = ("alice", "bob", "carol")
 

@@ -24,10 +24,10 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from course_tools import RELEASE, cell_by_grade_id, course_with_answers
+from course_tools import RELEASE, cell_by_grade_id, course_with_answers, points
 
 FOLDER, NAME = "01_activations", "activations"
-FULL = 26.0
+FULL = points(FOLDER, NAME)  # every autograded point of the notebook
 OTHER = "03_losses"  # another assignment, whose notebook one student sends by mistake
 
 # Canvas ids: (name in the file, user id)
