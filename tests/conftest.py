@@ -4,10 +4,22 @@ and ``graded_class``, the course's one graded class (course_tools.grade_the_clas
 from __future__ import annotations
 
 import contextlib
+import os
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import pytest
 from course_tools import grade_the_class
+
+# Under pytest-xdist each test process gets a temporary folder of its own, so that a test
+# that looks at what grading leaves in it (test_grading_isolation) sees only its own run.
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER")
+if _WORKER:
+    _TMP = Path(tempfile.gettempdir()) / f"nn-course-tests-{_WORKER}"
+    _TMP.mkdir(mode=0o755, exist_ok=True)
+    _TMP.chmod(0o755)
+    os.environ["TMPDIR"] = tempfile.tempdir = str(_TMP)
 
 
 @pytest.fixture
@@ -69,6 +81,15 @@ TIERS = {
 }
 
 
+#: Test files that run together in one test process under pytest-xdist (`make test`):
+#: those sharing the graded class, and the browser tests (one server at a time). Every
+#: other file is a group of its own, so its module fixtures are built once.
+TOGETHER = {
+    "graded-class": {"test_grading.py", "test_static_figures.py"},
+    "browser": {"test_browser_demo.py", "test_browser_lab.py"},
+}
+
+
 def pytest_collection_modifyitems(items):
     for item in items:
         name = item.path.name
@@ -77,3 +98,5 @@ def pytest_collection_modifyitems(items):
                 item.add_marker(tier)
         if "typical_mistake" in item.name:
             item.add_marker("kernel")
+        group = next((g for g, files in TOGETHER.items() if name in files), name)
+        item.add_marker(pytest.mark.xdist_group(group))
