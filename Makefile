@@ -13,8 +13,8 @@ BIN    := $(CURDIR)/$(VENV)/bin
 STAMP  := $(VENV)/.installed
 ASSIGNMENTS := $(notdir $(wildcard solutions/[0-9]*))
 
-# Test processes for make test (pytest-xdist): each test file runs whole in one of them
-# (tests/conftest.py groups them), so a file's fixtures are built once.
+# Test processes for make test (pytest-xdist): each test file runs whole in one of them,
+# so a file's fixtures are built once; the graded class is shared (tests/conftest.py).
 TEST_WORKERS ?= 2
 
 # Tools run from the virtual environment, and so do the kernels they start.
@@ -70,13 +70,13 @@ system-deps:
 
 test: $(STAMP) system-deps
 	$(BIN)/ruff check course_lib tests bench
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup --durations=15 $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --durations=15 $(PYTEST_ARGS)
 
 # The pure-Python tiers only (the math, the checks and their hints, the course's
 # consistency): no kernel, no nbgrader, no browser; under a minute.
 test-fast: $(STAMP)
 	$(BIN)/ruff check course_lib tests bench
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup -m "not kernel and not grading and not browser and not env" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile -m "not kernel and not grading and not browser and not env" $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_train.py

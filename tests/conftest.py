@@ -4,7 +4,9 @@ and ``graded_class``, the course's one graded class (course_tools.grade_the_clas
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -61,9 +63,23 @@ def _notebook_figure_scale():
 
 
 @pytest.fixture(scope="session")
-def graded_class(tmp_path_factory):
-    """The course folder of the one graded class of the session (see grade_the_class)."""
-    return grade_the_class(tmp_path_factory.mktemp("graded-class"))
+def graded_class(tmp_path_factory, worker_id):
+    """The course folder of the one graded class of the session (see grade_the_class).
+
+    Under pytest-xdist the test processes share it: the first to need it grades it, in
+    the folder they have in common, while the others wait; they only read it.
+    """
+    if worker_id == "master":
+        return grade_the_class(tmp_path_factory.mktemp("graded-class"))
+    shared = tmp_path_factory.getbasetemp().parent
+    with (shared / "graded-class.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        course = shared / "graded-class"
+        if not (course / ".graded").exists():
+            shutil.rmtree(course, ignore_errors=True)
+            grade_the_class(course)
+            (course / ".graded").touch()
+    return course
 
 
 #: The slow tiers, by test file; a test of another file that runs a kernel says so by its
@@ -81,15 +97,6 @@ TIERS = {
 }
 
 
-#: Test files that run together in one test process under pytest-xdist (`make test`):
-#: those sharing the graded class, and the browser tests (one server at a time). Every
-#: other file is a group of its own, so its module fixtures are built once.
-TOGETHER = {
-    "graded-class": {"test_grading.py", "test_static_figures.py"},
-    "browser": {"test_browser_demo.py", "test_browser_lab.py"},
-}
-
-
 def pytest_collection_modifyitems(items):
     for item in items:
         name = item.path.name
@@ -98,5 +105,3 @@ def pytest_collection_modifyitems(items):
                 item.add_marker(tier)
         if "typical_mistake" in item.name:
             item.add_marker("kernel")
-        group = next((g for g, files in TOGETHER.items() if name in files), name)
-        item.add_marker(pytest.mark.xdist_group(group))
