@@ -317,3 +317,64 @@ def test_release_refuses_a_test_cell_the_grader_cannot_plan(tmp_path, capsys, mo
     assert released.read_bytes() == before
     assert sorted(p.name for p in course.iterdir()) == ["nbgrader_config.py", "notebooks",
                                                         "solutions"]
+
+
+# Run in a fresh interpreter: numpy.random's generator makers are wrapped before the checks
+# are imported, and every maker that is not case_rng is reported with the line that called it.
+_SEED_PROBE = r"""
+import inspect, json
+import numpy as np
+import numpy.random as npr
+
+made = []
+
+def _caller():
+    frame = inspect.stack()[2]
+    return f"{frame.filename}:{frame.lineno}"
+
+_default_rng = npr.default_rng
+def default_rng(*args, **kwargs):
+    if not inspect.stack()[1].filename.endswith("_seeds.py"):
+        made.append(_caller() + " np.random.default_rng")
+    return _default_rng(*args, **kwargs)
+npr.default_rng = default_rng
+
+for name in ["seed", "rand", "randn", "normal", "uniform", "randint", "random", "choice",
+             "permutation", "shuffle"]:
+    def legacy(*args, _name=name, **kwargs):
+        made.append(_caller() + " np.random." + _name)
+        return getattr(np.random.mtrand, _name)(*args, **kwargs)
+    setattr(npr, name, legacy)
+
+class RandomState(np.random.mtrand.RandomState):
+    def __init__(self, *args, **kwargs):
+        made.append(_caller() + " np.random.RandomState")
+        super().__init__(*args, **kwargs)
+npr.RandomState = RandomState
+
+from course_lib.checks import exercise, exercise_names
+labels = {name: [case.label for case in exercise(name).visible + exercise(name).hidden]
+          for name in exercise_names()}
+print(json.dumps({"made": made, "labels": labels}))
+"""
+
+
+def test_each_case_draws_its_own_numbers():
+    """Every case draws from ``case_rng(exercise, label)`` (course_lib/checks/_seeds.py):
+    no generator shared by several cases, none made elsewhere, no global ``np.random``;
+    and no two cases of an exercise share a label, so no two share a seed. Then adding,
+    removing or reordering a case changes no other case's numbers."""
+    import subprocess
+    import sys
+
+    probe = subprocess.run([sys.executable, "-c", _SEED_PROBE], capture_output=True,
+                           text=True, cwd=ROOT, timeout=120, check=True)
+    found = json.loads(probe.stdout.splitlines()[-1])
+    assert not found["made"], (
+        "cases must draw their numbers from course_lib.checks._seeds.case_rng(exercise, "
+        "label) (or drawn_case), one generator per case; these lines make generators of "
+        "their own or use the global np.random:\n" + "\n".join(found["made"]))
+    for name, labels in found["labels"].items():
+        twice = sorted({label for label in labels if labels.count(label) > 1})
+        assert not twice, f"{name}: two cases labelled {twice}: each case needs a label of " \
+                          "its own (the label seeds its numbers)"
