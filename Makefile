@@ -11,7 +11,6 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(CURDIR)/$(VENV)/bin
 STAMP  := $(VENV)/.installed
-ASSIGNMENTS := $(notdir $(wildcard solutions/[0-9]*))
 
 # Test processes for make test-fast (pytest-xdist, file by file). make test runs in one:
 # in two, its browser and grading tests compete for the 2 cores and a browser wait ran
@@ -85,10 +84,9 @@ bench: $(STAMP)
 bench-grade: $(STAMP)
 	$(BIN)/python bench/bench_grade.py
 
+# nncourse release: refuses a test cell the grader could not grade, then runs nbgrader
 release: $(STAMP)
-	@for a in $(ASSIGNMENTS); do \
-		$(BIN)/nbgrader generate_assignment "$$a" --force --no-db || exit 1; \
-	done
+	$(BIN)/nncourse release
 
 lint: $(STAMP)
 	$(BIN)/ruff check course_lib tests bench
