@@ -252,10 +252,10 @@ def test_the_loss_widgets_draw_the_students_losses_alone(kernel):
     _fine(figures, ["losses", "saturation"])
     assert figures["losses"]["labels"] == ["MSE (yours)", "cross-entropy (yours)"]
     assert {"MSE (yours)", "cross-entropy (yours)"} == set(figures["saturation"]["labels"])
-    _noted(figures, "missing", "your cross_entropy: not defined yet", "your mse: not defined yet")
-    _noted(figures, "missing saturation", "your cross_entropy_grad: not defined yet")
+    _noted(figures, "missing", "your cross_entropy not defined yet", "your mse not defined yet")
+    _noted(figures, "missing saturation", "your cross_entropy_grad not defined yet")
     _noted(figures, "broken", "your softmax raised ZeroDivisionError")
-    _noted(figures, "broken saturation", "your cross_entropy_grad: raised ZeroDivisionError")
+    _noted(figures, "broken saturation", "your cross_entropy_grad raised ZeroDivisionError")
 
 
 def test_the_gradient_norm_explorer_runs_the_notebooks_code_alone(kernel):
@@ -277,5 +277,5 @@ def test_the_race_runs_the_students_optimizers_alone_and_the_trainer_does_not_tr
         drawn = [label for label in figures[surface]["labels"] if label.startswith("your ")]
         assert sorted(label.split("(")[0] for label in drawn) == ["your Adam", "your GD",
                                                                   "your Momentum"]
-    _noted(figures, "missing", "Momentum: yours is not defined yet")
+    _noted(figures, "missing", "your Momentum not defined yet")
     assert "not trained while grading" in results["trainer note"]

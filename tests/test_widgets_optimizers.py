@@ -120,14 +120,14 @@ def test_a_wrong_student_optimizer_is_flagged():
     """Adam without bias correction is drawn, and the figure says where it leaves the reference."""
     student = dict(CORRECT, Adam=_variant(_AdamVariant, no_correction=True))
     notes = _notes(plot_race("Rosenbrock", student=student))
-    assert notes == ["Adam: yours leaves the reference path at step 1"]
+    assert notes == ["your Adam leaves the reference path at step 1"]
 
 
 @pytest.mark.parametrize(("yours", "note"), [
-    (None, "Momentum: yours is not defined yet"),
-    (_NotImplemented, "Momentum: yours not implemented yet"),
-    (_Raises, "Momentum: yours raised KeyError"),
-    (_NotInPlace, "Momentum: yours did not update params in place"),
+    (None, "your Momentum not defined yet"),
+    (_NotImplemented, "your Momentum not implemented yet"),
+    (_Raises, "your Momentum raised KeyError"),
+    (_NotInPlace, "your Momentum did not update params in place"),
     (ref.Momentum, "Momentum: the reference (yours does not pass its checks yet)"),
 ])
 def test_unfinished_or_broken_student_code_becomes_a_note(yours, note):

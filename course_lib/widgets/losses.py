@@ -76,8 +76,8 @@ def _overlay(ax, x, y_ref, fn, label, name, xname, magnitude=False, color=_CE_CO
     what = f"your {name}" + (f" (with {uses})" if uses else "")
     y, note = student_curve(name, fn, x)
     if y is None:
-        # one note per curve in a list of them: "your mse: not defined yet"
-        return f"{what}: {note.removeprefix(f'your {name} ')}"
+        # the note names the curve's other functions too: "your mse_grad (with softmax) ..."
+        return f"{what} {note.removeprefix(f'your {name} ')}"
     # far outside the view, but finite: a huge value would overflow matplotlib's log scale
     shown = np.clip(np.abs(y) if magnitude else y, -1e6, 1e6)
     if y_ref is None:

@@ -248,7 +248,7 @@ def plot_race(surface="ill-conditioned quadratic", lr=None, beta=None, adam_lr=N
         color = _COLORS[name]
         drawn = student.get(name) if alone else reference
         if drawn is None:
-            notes.append(f"{name}: yours is {NOT_DEFINED}")
+            notes.append(say(name, NOT_DEFINED))
             continue
         path, note = race_path(s, drawn, hyper, steps)
         values = s.f(path[:, 0], path[:, 1]) - s.f_min
@@ -265,7 +265,7 @@ def plot_race(surface="ill-conditioned quadratic", lr=None, beta=None, adam_lr=N
             continue
         yours = student.get(name)
         if yours is None:
-            notes.append(f"{name}: yours is {NOT_DEFINED}")
+            notes.append(say(name, NOT_DEFINED))
         elif yours is reference:
             notes.append(f"{name}: the reference (yours does not pass its checks yet)")
         else:
@@ -279,10 +279,10 @@ def plot_race(surface="ill-conditioned quadratic", lr=None, beta=None, adam_lr=N
             n = min(len(path), len(your_path))
             apart = ~np.all(np.isclose(your_path[:n], path[:n], rtol=1e-6, atol=1e-9), axis=1)
             if your_note and your_note != note:
-                notes.append(f"{name}: yours {your_note}")
+                notes.append(say(name, your_note))
             elif apart.any() or len(your_path) != len(path):
                 k = int(np.argmax(apart)) if apart.any() else n
-                notes.append(f"{name}: yours leaves the reference path at step {k}")
+                notes.append(say(name, f"leaves the reference path at step {k}"))
     if student is not None and not alone:
         ax_map.plot([], [], "--", color="black", lw=1.2, dashes=(3, 3), label="yours")
 
