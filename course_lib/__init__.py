@@ -10,6 +10,7 @@ is fast:
 - :mod:`course_lib.gradcheck` — central-difference gradients and relative error
 - :mod:`course_lib.optim` — ``GD``, ``Momentum``, ``Adam``
 - :mod:`course_lib.train` — minibatches and ``fit``
+- :mod:`course_lib.regularization` — standardize, dropout, the L2-regularized loss, early stopping, random search
 - :mod:`course_lib.data` — the digits and toy data sets (needs scikit-learn)
 
 The notebooks' feedback lives in :mod:`course_lib.checks`, their widgets in

@@ -34,6 +34,11 @@ class MLP:
     init : {"auto", "he", "xavier"}, default "auto"
         Weight initialisation; "auto" is the activation's, ``ACTIVATIONS[activation].init``:
         He for ReLU-like units and Xavier for tanh and sigmoid. Biases start at 0.
+    dropout : float in [0, 1), default 0.0
+        The probability of DROPPING each hidden unit in train mode (inverted dropout,
+        :func:`course_lib.regularization.dropout_forward`, after every hidden
+        activation; never on the input or the logits). The masks are drawn from the
+        generator of the initialisation, continued: the same seed, the same masks.
 
     Attributes
     ----------
@@ -41,7 +46,7 @@ class MLP:
         ``W1`` of shape (m_1, m_0), ``b1`` of shape (m_1,), ``W2``, ``b2``, …
     """
 
-    def __init__(self, sizes, activation="relu", seed=0, init="auto"):
+    def __init__(self, sizes, activation="relu", seed=0, init="auto", dropout=0.0):
         sizes = [int(m) for m in sizes]
         if len(sizes) < 2 or min(sizes) < 1:
             raise ValueError(
@@ -55,16 +60,22 @@ class MLP:
             init = ACTIVATIONS[activation].init
         if init not in _INITS:
             raise ValueError(f"init must be 'auto', 'he' or 'xavier'; got {init!r}")
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout is the probability of dropping a unit, in [0, 1); "
+                             f"got {dropout!r}")
         self.sizes = sizes
         self.activation = activation
         self.seed = seed
         self.init = init
+        self.dropout = float(dropout)
         rng = np.random.default_rng(seed)
         self.params = {}
         for i, (m_in, m_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True), start=1):
             self.params[f"W{i}"] = _INITS[init](m_in, m_out, rng)
             self.params[f"b{i}"] = np.zeros(m_out)
+        self._rng = rng  # continued: it draws the dropout masks
         self._caches = None
+        self._masks = None  # one per hidden layer, from the last forward in train mode
 
     @property
     def n_layers(self) -> int:
@@ -76,19 +87,37 @@ class MLP:
         r"""Number of trainable numbers: :math:`\sum_i m_i (m_{i-1} + 1)`."""
         return sum(p.size for p in self.params.values())
 
-    def forward(self, X):
+    def forward(self, X, train=True):
         """Logits of a batch, remembering what :meth:`backward` needs.
 
         Parameters
         ----------
         X : array_like, shape (N, D) with D = sizes[0]
+        train : bool, default True
+            Train mode: dropout on (when ``dropout > 0``), a new mask each call.
+            Eval mode (False): no dropout, so the same X always gives the same logits.
 
         Returns
         -------
         logits : ndarray, shape (N, C) with C = sizes[-1]
         """
-        logits, self._caches = mlp_forward(self._check_input(X), self.params, self.activation)
-        return logits
+        X = self._check_input(X)
+        self._masks = None
+        if not train or self.dropout == 0.0:
+            logits, self._caches = mlp_forward(X, self.params, self.activation)
+            return logits
+        # mlp_forward with a dropout after each hidden activation
+        from .regularization import dropout_forward  # here: regularization imports this module
+
+        f = _activation(self.activation)[0]
+        H, self._caches, self._masks = X, [], []
+        for i in range(1, self.n_layers + 1):
+            Z, cache = dense_forward(H, self.params[f"W{i}"], self.params[f"b{i}"])  # (N, m_i)
+            self._caches.append((cache, Z))
+            if i < self.n_layers:
+                H, mask = dropout_forward(f(Z), self.dropout, self._rng)
+                self._masks.append(mask)
+        return Z
 
     def backward(self, dout):
         r"""Gradients of the loss with respect to every parameter.
@@ -106,10 +135,24 @@ class MLP:
         """
         if self._caches is None:
             raise RuntimeError("call forward(X) before backward(dout)")
-        return mlp_backward(dout, self._caches, self.activation)
+        if self._masks is None:
+            return mlp_backward(dout, self._caches, self.activation)
+        # mlp_backward through the masks of the forward pass
+        from .regularization import dropout_backward
+
+        grads = {}
+        dZ = as_float(dout, "dout")
+        for i in range(self.n_layers, 0, -1):
+            cache, _ = self._caches[i - 1]
+            dH, grads[f"W{i}"], grads[f"b{i}"] = dense_backward(dZ, cache)
+            if i > 1:
+                dH = dropout_backward(dH, self._masks[i - 2])
+                dZ = activation_backward(dH, self._caches[i - 2][1], self.activation)
+        return {key: grads[key] for key in self.params}
 
     def predict(self, X):
-        """Class ids, the arg-max of the logits; leaves the cache of forward alone.
+        """Class ids, the arg-max of the logits in eval mode (no dropout); leaves the cache
+        of forward alone.
 
         Returns
         -------
@@ -129,7 +172,8 @@ class MLP:
         return X
 
     def __repr__(self):
-        return f"MLP(sizes={self.sizes}, activation={self.activation!r}, seed={self.seed})"
+        extra = f", dropout={self.dropout}" if self.dropout else ""
+        return f"MLP(sizes={self.sizes}, activation={self.activation!r}, seed={self.seed}{extra})"
 
 
 def mlp_forward(X, params, activation="relu"):

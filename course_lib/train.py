@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 
 from . import losses
 from ._validate import as_float
+from .regularization import EarlyStopping
 
 __all__ = ["iterate_minibatches", "fit", "LOSSES"]
 
@@ -75,6 +78,8 @@ def fit(
     Parameters
     ----------
     model : MLP, or anything with ``params``, ``forward(X)`` and ``backward(dout)``
+        The validation set is scored with ``forward(X_val, train=False)`` (dropout
+        off) when ``forward`` takes ``train``.
     X : array_like, shape (N, D)
     y : array_like, shape (N,) of int class ids for "cross_entropy", shape (N, C) for "mse"
     optimizer : GD, Momentum, Adam, or anything with ``step(params, grads)``
@@ -84,8 +89,9 @@ def fit(
     X_val, y_val : array_like, optional
         A validation set, scored after every epoch.
     patience : int, optional
-        Early stopping: stop after this many epochs without a lower validation
-        loss, and restore the weights of the best epoch. Needs ``X_val``.
+        Early stopping (:class:`~course_lib.regularization.EarlyStopping`): stop after
+        this many epochs without a lower validation loss, and restore the weights of
+        the best epoch. Needs ``X_val``.
     seed : int, default 0
     progress : bool, default True
         Show a progress bar (a widget in notebooks, text in a terminal).
@@ -126,7 +132,8 @@ def fit(
     if validate:
         X_val = as_float(X_val, "X_val")
         history["val_loss"] = []
-    best_loss, best_params, best_epoch, since_best = np.inf, None, None, 0
+    stopper = EarlyStopping(patience) if patience is not None else None
+    evaluate = _evaluation(model)
     bar = trange(epochs, desc="training", unit="epoch", disable=not progress, leave=True)
     for epoch in bar:
         total = 0.0
@@ -138,26 +145,32 @@ def fit(
         history["loss"].append(total / len(X))
         postfix = {"loss": f"{history['loss'][-1]:.4f}"}
         if validate:
-            val_loss = loss_fn(model.forward(X_val), y_val)
+            val_loss = loss_fn(evaluate(X_val), y_val)
             history["val_loss"].append(val_loss)
             postfix["val_loss"] = f"{val_loss:.4f}"
-            if patience is not None:
-                if val_loss < best_loss:  # False for nan: a diverged epoch is never the best
-                    best_loss, best_epoch, since_best = val_loss, epoch, 0
-                    best_params = {k: v.copy() for k, v in model.params.items()}
-                else:
-                    since_best += 1
-                    if since_best >= patience:
-                        break
+            # the validation loss, never the training loss; a nan is never the best
+            if stopper is not None and stopper.update(val_loss, model.params):
+                break
         bar.set_postfix(postfix, refresh=False)
         if callback is not None and callback(epoch, history):
             break
     bar.close()
-    if best_params is not None:
-        for key, value in best_params.items():
+    if stopper is not None and stopper.best_params is not None:
+        for key, value in stopper.best_params.items():
             model.params[key][...] = value  # in place: optimizers keep their references
-        history["best_epoch"] = best_epoch
+        history["best_epoch"] = stopper.best_epoch
     return history
+
+
+def _evaluation(model):
+    """The model's forward pass in eval mode (dropout off), when its forward takes ``train``."""
+    try:
+        takes_train = "train" in inspect.signature(model.forward).parameters
+    except (TypeError, ValueError):
+        takes_train = False
+    if takes_train:
+        return lambda X: model.forward(X, train=False)
+    return model.forward
 
 
 def _check_batch_size(batch_size) -> int:
