@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from course_tools import assert_caught, mistakes_of
 
 from course_lib.gradcheck import numerical_gradient, relative_error
 from course_lib.network import MLP, mlp_backward, mlp_forward
@@ -445,3 +446,15 @@ def test_fit_scores_validation_in_eval_mode_and_stops_with_early_stopping(monkey
     best = history["best_epoch"]
     assert best == made[0].best_epoch == int(np.argmin(history["val_loss"]))
     assert cross_entropy(model.forward(X_val, train=False), y_val) == history["val_loss"][best]
+
+
+# ---------------------------------------------------------------- the notebook's checks
+
+FOLDER, NAME = "06_regularization", "regularization"
+
+
+@pytest.mark.parametrize("mistake", sorted(mistakes_of(FOLDER)))
+def test_the_visible_test_catches_each_typical_mistake(mistake):
+    """Each mistake of tests/mistakes/06_regularization.json fails its exercise's visible test
+    cell, with a message that names it (or the line of the student's code that raised)."""
+    assert_caught(FOLDER, NAME, mistake)
