@@ -7,9 +7,14 @@ started from the project's environment:
   widget it shows is drawn (its figure loaded, no "Error displaying widget");
 - one control of every widget is moved as a person would (a dropdown chosen, a button
   pressed, a slider dragged) and its figure changes;
-- nbgrader's Validate button, pressed in the untouched student notebook, tells the
-  student which tests fail; pressed in a notebook whose answers are filled in, it
-  says the notebook passes.
+- nbgrader's Validate button, pressed in the untouched student notebook of the first
+  assignment, tells the student which tests fail; pressed in that notebook with its
+  answers filled in, it says the notebook passes. (The button's path is the same in
+  every notebook; that each release fails untouched and passes answered is what the
+  graded class shows for every assignment: tests/test_grading.py.)
+
+The instructor's run here is the course's run of each solution notebook in a kernel: it
+also asserts that nothing was written to stderr.
 
 Screenshots of each step are saved under test-artifacts/browser/.
 """
@@ -40,6 +45,8 @@ WIDGET_OUTPUT = (".jp-Cell-outputArea > .jp-OutputArea-child > "
 #: a notebook runs in seconds here; the margin is for a machine busy with other tests
 RUN_TIMEOUT_MS = 300_000
 TIMINGS = {}
+#: the assignment whose notebook Validate is pressed in
+VALIDATED = ASSIGNMENTS[:1]
 _PAGES = itertools.count()
 
 
@@ -47,7 +54,7 @@ _PAGES = itertools.count()
 def lab(tmp_path_factory):
     """(base url, token, course folder, browser) shared by the module's tests."""
     root = scratch_course(tmp_path_factory.mktemp("browser") / "course")
-    for folder, name in ASSIGNMENTS:  # the student notebook with the answers filled in
+    for folder, name in VALIDATED:  # the student notebook with the answers filled in
         release = nbformat.read(root / "notebooks" / folder / f"{name}.ipynb", as_version=4)
         solution = nbformat.read(root / "solutions" / folder / f"{name}.ipynb", as_version=4)
         nbformat.write(answered(release, solution),
@@ -96,6 +103,7 @@ _OUTPUTS = ("() => { " + _CURRENT + " const found = [];"
             "   if (cell.model.type !== 'code') return;"
             "   cell.model.outputs.toJSON().forEach(out => found.push({cell: index,"
             "     type: out.output_type, ename: out.ename || null, evalue: out.evalue || null,"
+            "     stderr: out.output_type === 'stream' && out.name === 'stderr' ? out.text : null,"
             "     widget: !!(out.data && out.data['application/vnd.jupyter.widget-view+json']"
             "       && out.data['image/png'])}));"
             " }); return found; }")
@@ -110,6 +118,8 @@ def test_instructor_notebook_runs_and_its_widgets_respond(open_notebook, folder,
     errors = [o for o in outputs if o["type"] == "error"]
     assert not errors, f"error outputs: {errors}"
     assert all_ran, "JupyterLab reports that running all cells failed"
+    stderr = [o for o in outputs if o["stderr"]]
+    assert not stderr, f"the notebook wrote to stderr: {stderr}"
     # (a dashboard's output also carries the picture it leaves where no kernel runs)
     widgets = sum(o["widget"] for o in outputs)
     assert widgets > 0, "no dashboard was displayed"
@@ -134,7 +144,7 @@ def _validate(page):
     return passed, text
 
 
-@pytest.mark.parametrize(("folder", "name"), ASSIGNMENTS)
+@pytest.mark.parametrize(("folder", "name"), VALIDATED)
 def test_validate_tells_a_student_where_they_stand(open_notebook, folder, name):
     start = time.perf_counter()
     page = open_notebook(f"notebooks/{folder}/{name}.ipynb")
