@@ -2,7 +2,7 @@ r"""The widget of notebook 06: the generalization gap, as λ, dropout and the tr
 
 A small MLP (64-64-10, ReLU) learns the digits from ``n_train`` training digits, one
 full-batch Adam step per epoch on :func:`~course_lib.regularization.regularized_loss_and_grads`
-(mean cross-entropy + λ/2 Σ‖W‖², dropout after the hidden layer), for 150 epochs.
+(mean cross-entropy + λ/2 Σ‖W‖², dropout after the hidden layer), for 100 epochs.
 After each epoch the training and the validation set are scored in eval mode:
 their cross-entropy (the data loss, without the penalty), their accuracy, and ‖W‖,
 the Euclidean norm of all the weights (biases excluded) taken together.
@@ -45,9 +45,9 @@ from .optimizers import _plain_log_ticks
 __all__ = ["SIZES", "EPOCHS", "LAMBDAS", "P_DROPS", "TRAIN_SIZES", "digits_split", "train_run",
            "early_stop", "plot_generalization_gap", "generalization_gap"]
 
-#: the widget's network: small enough that a run of 150 epochs takes a fraction of a second
+#: the widget's network: small enough that a run of 100 epochs takes a fraction of a second
 SIZES = (64, 64, 10)
-EPOCHS = 150
+EPOCHS = 100
 LR = 1e-2  # Adam's, one full-batch step per epoch
 N_VAL = 400
 SEED = 0
@@ -118,7 +118,9 @@ def train_run(n_train, lam, p_drop, loss_and_grads=ref.regularized_loss_and_grad
         after the first). A run whose loss stops being a number ends there.
     """
     X_pool, y_pool, X_val, y_val = digits_split()
-    X, y = X_pool[:n_train], y_pool[:n_train]
+    # standardized with the statistics of the training digits alone, as the notebook does
+    X, X_val, _, _ = ref.standardize(X_pool[:n_train], X_val)
+    y = y_pool[:n_train]
     params = MLP(SIZES, seed=SEED).params
     optimizer = Adam(lr=LR)
     rng = np.random.default_rng(SEED + 1)
@@ -267,10 +269,12 @@ def plot_generalization_gap(n_train=200, lam=0.0, p_drop=0.0, patience=10, stude
     if run is not None:
         best, stop = early_stop(run["val_loss"], patience)
         for ax in (ax_loss, ax_acc, ax_norm):
+            labelled = ax is ax_loss  # one legend names the marks
             if stop is not None:
                 ax.axvspan(stop + 0.5, EPOCHS, color="0.93", lw=0)
-                ax.axvline(stop, color="0.45", ls=":", lw=1.3)
-            ax.axvline(best, color="0.45", lw=1.3)
+                ax.axvline(stop, color="0.45", ls=":", lw=1.3,
+                           label="stops" if labelled else None)
+            ax.axvline(best, color="0.45", lw=1.3, label="kept epoch" if labelled else None)
         x = epochs[:len(run["train_loss"])]
         ax_loss.plot(x, run["train_loss"], color=_TRAIN, lw=2, label="training")
         ax_loss.plot(x, run["val_loss"], color=_VAL, lw=2, label="validation")
@@ -329,7 +333,7 @@ def plot_generalization_gap(n_train=200, lam=0.0, p_drop=0.0, patience=10, stude
         ax.set_xlim(0, EPOCHS)
         ax.grid(True, color="0.92")
     if run is not None:
-        ax_loss.legend(loc="lower left", fontsize=8)
+        ax_loss.legend(loc="lower left", fontsize=8, ncols=2)
         ax_acc.legend(loc="lower right", fontsize=8)
     fig.suptitle(f"The generalization gap: a {'-'.join(map(str, SIZES))} ReLU net, {EPOCHS} "
                  f"epochs of full-batch Adam; {setting}", fontsize=11)
@@ -380,7 +384,8 @@ def generalization_gap(student: Mapping | None = None, n_train=200, lam=0.0, p_d
         return plot_generalization_gap(sizes.value, lams.value, drops.value, patiences.value,
                                        student, _memo=memo)
 
-    rows = [w.HBox([w.VBox([sizes, lams]), w.VBox([drops, patiences])])]
+    # λ first: the slider a presenter reaches for (and a browser test drags)
+    rows = [w.HBox([w.VBox([lams, drops]), w.VBox([sizes, patiences])])]
     return live_dashboard("The generalization gap", rows, draw,
-                          controls=(sizes, lams, drops, patiences), dpi=_DPI,
+                          controls=(lams, drops, sizes, patiences), dpi=_DPI,
                           max_width="1100px")
