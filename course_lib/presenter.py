@@ -33,6 +33,7 @@ from .widgets.forward_pass import (
 )
 from .widgets.losses import loss_explorer, saturation_explorer
 from .widgets.optimizers import OPTIMIZERS, DigitsTrainer, optimizer_race
+from .widgets.regularization import generalization_gap
 
 __all__ = ["PROJECTOR_SCALE", "Preset", "PRESETS", "WIDGETS", "build", "figure", "show"]
 
@@ -65,6 +66,7 @@ WIDGETS: dict[str, Callable] = {
     "gradient_norm_explorer": gradient_norm_explorer,
     "optimizer_race": optimizer_race,
     "DigitsTrainer": _trained_digits,
+    "generalization_gap": generalization_gap,
 }
 
 
@@ -95,7 +97,7 @@ class Preset:
     controls: Mapping = field(default_factory=dict)
 
 
-#: Preset name -> Preset, in the order of the course (01 activations .. 05 optimizers).
+#: Preset name -> Preset, in the order of the course (01 activations .. 06 regularization).
 PRESETS: dict[str, Preset] = {
     # 01 activations
     "sigmoid-saturates": Preset(
@@ -182,6 +184,30 @@ PRESETS: dict[str, Preset] = {
         "An MLP with 64 hidden units after 30 epochs of Adam: about 98% of the test digits "
         "right. Change the optimizer or the learning rate and press Train to race this run.",
         {"optimizer": "Adam", "lr": 3e-3, "epochs": 30}),
+    # 06 regularization
+    "overfitting-200-digits": Preset(
+        "generalization_gap", "200 digits: the generalization gap",
+        "Trained on 200 digits, the network soon gets every one of them right, yet about 8% of "
+        "the validation digits stay wrong. The validation loss is lowest at epoch 23: early "
+        "stopping keeps those weights, with a smaller ‖W‖ than at the end.",
+        {"n_train": 200}),
+    "weight-decay-shrinks-w": Preset(
+        "generalization_gap", "Weight decay shrinks the weights",
+        "With λ = 0.03, ‖W‖ ends at 4.8 instead of 15.6 and the validation loss ends 0.21 above "
+        "the training loss instead of 0.29; the validation accuracy hardly moves, 92.8% "
+        "against 92.2%.",
+        {"n_train": 200, "lam": 0.03}),
+    "dropout-slows-overfitting": Preset(
+        "generalization_gap", "Dropout slows the overfitting",
+        "Dropping half of the hidden units at every step, the validation loss is lowest at "
+        "epoch 51 instead of 23, and the validation accuracy ends at 93.5% instead of 92.2%.",
+        {"n_train": 200, "p_drop": 0.5}),
+    "more-digits-close-the-gap": Preset(
+        "generalization_gap", "More data closes the gap",
+        "With 1000 training digits the same network ends 2.5 points apart on training and "
+        "validation instead of 7.8, and its validation loss still falls at epoch 99: early "
+        "stopping never stops.",
+        {"n_train": 1000}),
 }
 
 

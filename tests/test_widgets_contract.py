@@ -1,4 +1,4 @@
-"""What every widget of the course promises, checked on all eight and on every presenter preset.
+"""What every widget of the course promises, checked on all nine and on every presenter preset.
 
 Each widget is a live dashboard (course_lib.widgets._render.live_dashboard): its
 controls over a figure. Every one of them:
@@ -31,8 +31,9 @@ from course_lib.widgets.forward_pass import (
 )
 from course_lib.widgets.losses import loss_explorer, saturation_explorer
 from course_lib.widgets.optimizers import DigitsTrainer, optimizer_race
+from course_lib.widgets.regularization import generalization_gap
 
-#: the first preset of each widget: the eight dashboards, each as a lecture opens it
+#: the first preset of each widget: the nine dashboards, each as a lecture opens it
 FIRST_PRESETS = list({preset.widget: name for name, preset in reversed(presenter.PRESETS.items())}
                      .values())[::-1]
 
@@ -162,6 +163,8 @@ BROKEN = {
         {name: _optimizer(fail) for name in ("GD", "Momentum", "Adam")}),
     "DigitsTrainer": lambda fail: _trained(DigitsTrainer({"Adam": _optimizer(fail)},
                                                          load_digits(), progress=False)),
+    "generalization_gap": lambda fail: generalization_gap(
+        {"regularized_loss_and_grads": fail, "EarlyStopping": fail}),
 }
 
 
