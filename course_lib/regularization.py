@@ -168,8 +168,9 @@ def regularized_loss_and_grads(params, X, y, activation="relu", lam=0.0, p_drop=
     p_drop : float in [0, 1), default 0.0
         The probability of dropping a hidden unit; 0 is no dropout.
     rng : numpy.random.Generator, optional
-        The source of the masks, needed when ``p_drop > 0``: one
-        ``dropout_forward`` call per hidden layer, from the first layer to the last.
+        The source of the masks, needed when ``p_drop > 0``: one draw
+        ``rng.random(H.shape)`` per hidden layer, from the first layer to the last,
+        kept where it is ``>= p_drop``, as :func:`dropout_forward` draws them.
 
     Returns
     -------
@@ -185,8 +186,9 @@ def regularized_loss_and_grads(params, X, y, activation="relu", lam=0.0, p_drop=
         caches.append((cache, Z))
         if i < n_layers:  # hidden layers only: no dropout on the input or the logits
             H, mask = f(Z), None
-            if p_drop > 0:
-                H, mask = dropout_forward(H, p_drop, rng)
+            if p_drop > 0:  # inverted dropout, as dropout_forward draws it
+                mask = (rng.random(H.shape) >= p_drop) / (1.0 - p_drop)
+                H = H * mask
             masks.append(mask)
     loss = cross_entropy(Z, y) + l2_penalty(params, lam)
 
@@ -197,7 +199,8 @@ def regularized_loss_and_grads(params, X, y, activation="relu", lam=0.0, p_drop=
         dH, dW, grads[f"b{i}"] = dense_backward(dZ, cache)
         grads[f"W{i}"] = dW + lam * params[f"W{i}"]  # the penalty's gradient: weights only
         if i > 1:
-            dH = dropout_backward(dH, masks[i - 2])  # the same mask as forward
+            if masks[i - 2] is not None:
+                dH = dH * masks[i - 2]  # through the dropout: the same mask as forward
             dZ = activation_backward(dH, caches[i - 2][1], activation)  # at Z_{i-1}
     return loss, {key: grads[key] for key in params}
 
@@ -294,7 +297,8 @@ def random_search(train_and_score, space, n_trials, rng):
 
     For each trial, one value per name of ``space``, drawn in the order of its keys:
 
-    - ``("log", low, high)``: ``sample_log_uniform(low, high, None, rng)``, as a float;
+    - ``("log", low, high)``: ``exp(rng.uniform(log(low), log(high)))``, as a float (what
+      ``sample_log_uniform(low, high, None, rng)`` draws);
     - ``("int", low, high)``: ``rng.integers(low, high, endpoint=True)``, both ends included;
     - a list of choices: ``choices[rng.integers(len(choices))]``.
 
@@ -322,7 +326,8 @@ def random_search(train_and_score, space, n_trials, rng):
             if isinstance(spec, list):
                 config[name] = spec[rng.integers(len(spec))]
             elif isinstance(spec, tuple) and len(spec) == 3 and spec[0] == "log":
-                config[name] = float(sample_log_uniform(spec[1], spec[2], None, rng))
+                low, high = spec[1], spec[2]  # as sample_log_uniform(low, high, None, rng)
+                config[name] = float(np.exp(rng.uniform(np.log(low), np.log(high))))
             elif isinstance(spec, tuple) and len(spec) == 3 and spec[0] == "int":
                 config[name] = int(rng.integers(spec[1], spec[2], endpoint=True))
             else:

@@ -438,7 +438,6 @@ _REGULARIZED = Exercise(
     reference=ref.regularized_loss_and_grads,
     adapter=_with_gradient_check,
     outputs=("loss", _GRADIENT_CHECK, "grads"),
-    depends={"dropout_forward": ref.dropout_forward, "dropout_backward": ref.dropout_backward},
     visible=(
         _loss_case("a 5 -> 4 -> 3 ReLU network, N = 4, lam = 0, no dropout", (5, 4, 3), 4),
         _loss_case("lam = 0.1: the penalty is on W1 and W2, not on the biases", (5, 4, 3), 4,
@@ -478,8 +477,8 @@ _REGULARIZED = Exercise(
              "dropout on the logits: the output layer is never dropped; dropout follows the "
              "hidden activations only."),
         Hint(_regularized_variant(mask_in_backward=False),
-             "the backward pass ignores the dropout: pass dH through dropout_backward(dH, mask) "
-             "with each hidden layer's mask from the forward pass."),
+             "the backward pass ignores the dropout: multiply each hidden layer's dH by its mask "
+             "from the forward pass (dropout_backward) before activation_backward."),
         Hint(_regularized_variant(new_mask_in_backward=True),
              "a new mask drawn in backward: the backward pass must use the mask the forward pass "
              "drew (keep it, like the caches), or the gradient is of another network."),
@@ -804,7 +803,6 @@ _RANDOM_SEARCH = Exercise(
     name="random_search",
     reference=ref.random_search,
     adapter=_search_run,
-    depends={"sample_log_uniform": ref.sample_log_uniform},
     visible=(
         Case("6 trials over lr ('log', 1e-4, 1e-1) and width ('int', 2, 4)",
              (_PEAK, _SPACE, 6, _Seeded(0))),
@@ -826,8 +824,8 @@ _RANDOM_SEARCH = Exercise(
         Hint(_search_with(sort=None),
              "not sorted: return the trials best first, sorted by score from high to low."),
         Hint(_search_with(draw_log=lambda low, high, rng: float(rng.uniform(low, high))),
-             "lr sampled uniformly: a 'log' entry is drawn with sample_log_uniform(low, high, "
-             "None, rng), evenly on a log scale."),
+             "lr sampled uniformly: a 'log' entry is drawn evenly on a log scale, "
+             "float(np.exp(rng.uniform(np.log(low), np.log(high)))), as sample_log_uniform does."),
         Hint(_search_with(int_end=False),
              "('int', low, high) includes high: rng.integers(low, high, endpoint=True)."),
         Hint(_search_with(order="names"),
