@@ -175,6 +175,12 @@ run = trainer.train(optimizer="Adam", lr=3e-3, epochs=5)
 results["trainer note"] = run.note
 dashboard(trainer.widget)
 ''',
+    "regularization": '''
+from course_lib.widgets.regularization import generalization_gap
+board = generalization_gap(ns)
+dashboard(board)
+figure("gap", board.draw())
+''',
 }
 
 #: What a note says when the student's function is fine: none of these may appear then.
@@ -279,3 +285,9 @@ def test_the_race_runs_the_students_optimizers_alone_and_the_trainer_does_not_tr
                                                                   "your Momentum"]
     _noted(figures, "missing", "your Momentum not defined yet")
     assert "not trained while grading" in results["trainer note"]
+
+
+def test_the_generalization_gap_trains_nothing_while_grading(kernel):
+    """Its runs would train with the course's own loss; while grading it says so instead."""
+    figures, _ = _run(kernel, "regularization")
+    _noted(figures, "gap", "not trained while grading")
