@@ -16,12 +16,21 @@ import signal
 
 import pytest
 
-from course_lib import activations, gradcheck, layers, losses, network, optim, train
+from course_lib import (
+    activations,
+    gradcheck,
+    layers,
+    losses,
+    network,
+    optim,
+    regularization,
+    train,
+)
 from course_lib.checks import ExerciseFailed, exercise, exercise_names, topic_of
 from course_lib.checks._engine import run_exercise
 from course_lib.grading.withhold import _closure, allowed, qualified_name, withheld
 
-MODULES = [activations, layers, network, losses, gradcheck, optim, train]
+MODULES = [activations, layers, network, losses, gradcheck, optim, train, regularization]
 TOPICS = sorted({topic_of(name) for name in exercise_names()})
 
 

@@ -21,9 +21,9 @@ import numpy as np
 
 from course_lib.wire import arrays_in as _arrays
 
-__all__ = ["Case", "Hint", "Exercise", "ExerciseFailed", "Outcome", "Signature", "observe", "judge",
-           "judge_values", "run_exercise", "check_values", "signature_of", "fresh_draws",
-           "fresh_case", "fresh_cases"]
+__all__ = ["Case", "Hint", "Exercise", "ExerciseFailed", "Outcome", "Seeded", "Signature",
+           "observe", "judge", "judge_values", "run_exercise", "check_values", "signature_of",
+           "fresh_draws", "fresh_case", "fresh_cases"]
 
 RTOL = 1e-7  # a correct float64 implementation agrees far better than this
 ATOL = 1e-12  # values this close to 0 are 0 (e.g. 1 - tanh(x)**2 for large x)
@@ -65,6 +65,18 @@ class Case:
         params = [_short(a) for a in self.args]
         params += [f"{k}={_short(v)}" for k, v in self.kwargs.items()]
         return f"{name}({', '.join(params)})"
+
+
+class Seeded:
+    """A case's random generator: a fresh ``np.random.default_rng(seed)`` for each run, so
+    the student's function and the reference draw the same numbers. The grader's fresh
+    cases give it a new seed, like a generator's (:func:`fresh_draws`)."""
+
+    def __init__(self, seed):
+        self.seed = seed
+
+    def __repr__(self):
+        return f"np.random.default_rng({self.seed})"
 
 
 @dataclass(frozen=True)
@@ -277,7 +289,7 @@ def _float_arrays(value) -> list:
     """The parts a draw replaces: float arrays, and random generators (drawn as a new seed)."""
     if isinstance(value, np.ndarray):
         return [value] if value.dtype.kind == "f" and value.size else []
-    if isinstance(value, np.random.Generator):
+    if isinstance(value, (np.random.Generator, Seeded)):
         return [value]
     return [a for part in _inside(value) for a in _float_arrays(part)]
 
@@ -289,6 +301,8 @@ def _replaced(value, arrays):
             else value
     if isinstance(value, np.random.Generator):
         return np.random.default_rng(int(next(arrays)))
+    if isinstance(value, Seeded):
+        return Seeded(int(next(arrays)))
     if isinstance(value, dict):
         return {k: _replaced(v, arrays) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -302,7 +316,7 @@ def _replaced(value, arrays):
 
 
 def _drawn_like(array, rng):
-    if isinstance(array, np.random.Generator):
+    if isinstance(array, (np.random.Generator, Seeded)):
         return np.asarray(rng.integers(2**62))
     finite = array[np.isfinite(array)]
     if finite.size and finite.min() > 0:

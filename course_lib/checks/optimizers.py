@@ -17,7 +17,7 @@ import numpy as np
 from .. import optim as ref
 from .. import train
 from ..losses import is_weight
-from ._engine import Case, Exercise, Hint
+from ._engine import Case, Exercise, Hint, Seeded
 from ._seeds import case_rng, drawn_case
 
 __all__ = ["EXERCISES"]
@@ -145,16 +145,6 @@ _GRADIENT_DESCENT = Exercise(
 # ---------------------------------------------------------------- iterate_minibatches
 
 
-class _Seeded:
-    """A fresh ``np.random.default_rng(seed)`` for each run of a case, shown as such."""
-
-    def __init__(self, seed):
-        self.seed = seed
-
-    def __repr__(self):
-        return f"np.random.default_rng({self.seed})"
-
-
 def _two_epochs(fn):
     """iterate_minibatches -> a function returning two epochs' batches, drawn from one rng.
 
@@ -180,7 +170,7 @@ def _two_epochs(fn):
 
 def _run_two_epochs(fn, X, y, batch_size, rng):
     """Two calls of ``fn`` (two epochs) on one rng: what ``_two_epochs`` compares."""
-    rng = np.random.default_rng(rng.seed) if isinstance(rng, _Seeded) else rng
+    rng = np.random.default_rng(rng.seed) if isinstance(rng, Seeded) else rng
     out = {}
     for epoch in (1, 2):
         sizes, xs, ys = [], [], []
@@ -276,18 +266,18 @@ _ITERATE_MINIBATCHES = Exercise(
     adapter=_two_epochs,
     visible=(
         Case("N = 10 samples, batch_size = 4 (batches of 4, 4 and 2), two calls (two epochs)",
-             (_X10, _Y10, 4, _Seeded(0))),
+             (_X10, _Y10, 4, Seeded(0))),
         # an int seed: each call makes np.random.default_rng(7) afresh, so both epochs agree
         Case("rng given as the int seed 7, X a transposed (non-contiguous) array of shape (6, 4)",
              (np.arange(24.0).reshape(4, 6).T, np.arange(6), 4, 7)),
     ),
     hidden=(
-        _mb_case("batch_size = 3 dividing N = 12 exactly, two epochs", (12, 5), 3, 3, _Seeded(1)),
+        _mb_case("batch_size = 3 dividing N = 12 exactly, two epochs", (12, 5), 3, 3, Seeded(1)),
         _mb_case("batch_size = 8 larger than N = 5: one batch of everything", (5, 2), 4, 8,
-                 _Seeded(2)),
-        _mb_case("batch_size = 1 (stochastic gradient descent)", (4, 3), None, 1, _Seeded(3)),
+                 Seeded(2)),
+        _mb_case("batch_size = 1 (stochastic gradient descent)", (4, 3), None, 1, Seeded(3)),
         _mb_case("X of shape (7, 2, 3) (little images) and y of shape (7,)", (7, 2, 3), 2, 2,
-                 _Seeded(4)),
+                 Seeded(4)),
         _mb_case("rng given as an int seed (np.random.default_rng(rng) accepts both)", (6, 4),
                  None, 4, 7),
     ),

@@ -22,10 +22,9 @@ from ..activations import ACTIVATIONS
 from ..gradcheck import numerical_gradient, relative_error
 from ..layers import activation_backward, dense_backward, dense_forward
 from ..losses import cross_entropy, cross_entropy_grad
-from ._engine import Case, Exercise, Hint
+from ._engine import Case, Exercise, Hint, Seeded
 from ._seeds import drawn_case
 from .backprop import _params as _net
-from .optimizers import _Seeded
 
 __all__ = ["EXERCISES"]
 
@@ -34,7 +33,7 @@ _GLOBAL_SEED = 606  # NumPy's global generator while a case of this notebook run
 
 def _generator(rng):
     """A case's generator: a fresh one from its seed, or as given (None, a Generator)."""
-    return np.random.default_rng(rng.seed) if isinstance(rng, _Seeded) else rng
+    return np.random.default_rng(rng.seed) if isinstance(rng, Seeded) else rng
 
 
 def _global_seeded(call):
@@ -219,13 +218,13 @@ def _dropout_with(keep_of=lambda u, p: u >= p, scale=lambda p: 1.0 / (1.0 - p),
 
 def _dropout_case(label, shape, p_drop, seed, **options):
     return drawn_case("dropout_forward", label,
-                      lambda rng: (rng.normal(size=shape), p_drop, _Seeded(seed)), options)
+                      lambda rng: (rng.normal(size=shape), p_drop, Seeded(seed)), options)
 
 
 def _statistics_case(label, p_drop, seed):
     return drawn_case("dropout_forward", label,
                       lambda rng: (_Statistics(rng.uniform(0.5, 1.5, size=(400, 250))), p_drop,
-                                   _Seeded(seed)))
+                                   Seeded(seed)))
 
 
 _SWAPPED = ("keep and drop swapped: p_drop is the probability of DROPPING a unit, so keep it "
@@ -243,18 +242,18 @@ _DROPOUT_FORWARD = Exercise(
         _dropout_case("eval mode (train=False): X unchanged, mask None, nothing drawn", (4, 5),
                       0.5, 4, train=False),
         _dropout_case("p_drop = 0: nothing dropped", (2, 3), 0.0, 5),
-        Case("integer X", (np.array([[1, 2, 3], [4, 5, 6]]), 0.3, _Seeded(6))),
+        Case("integer X", (np.array([[1, 2, 3], [4, 5, 6]]), 0.3, Seeded(6))),
         Case("p_drop = 1 (everything dropped, 1 / (1 - p) undefined) must raise ValueError",
-             (np.ones((2, 2)), 1.0, _Seeded(7)), raises=ValueError),
+             (np.ones((2, 2)), 1.0, Seeded(7)), raises=ValueError),
         Case("p_drop = -0.1 is not a probability: must raise ValueError",
-             (np.ones((2, 2)), -0.1, _Seeded(8)), raises=ValueError),
+             (np.ones((2, 2)), -0.1, Seeded(8)), raises=ValueError),
     ),
     hidden=(
         _statistics_case("100 000 entries, p_drop = 0.8", 0.8, 9),
         _dropout_case("a 3-D X of shape (2, 3, 4), p_drop = 0.3", (2, 3, 4), 0.3, 10),
         _dropout_case("eval mode, p_drop = 0.9", (5, 2), 0.9, 11, train=False),
         _dropout_case("train=True given, p_drop = 0.6", (6, 4), 0.6, 12, train=True),
-        Case("p_drop = 1.5 must raise ValueError", (np.ones((2, 2)), 1.5, _Seeded(13)),
+        Case("p_drop = 1.5 must raise ValueError", (np.ones((2, 2)), 1.5, Seeded(13)),
              raises=ValueError),
     ),
     hints=(
@@ -444,16 +443,16 @@ _REGULARIZED = Exercise(
                    lam=0.1),
         _loss_case("a 6 -> 5 -> 4 -> 3 network (W3 too), lam = 0.05", (6, 5, 4, 3), 5, lam=0.05),
         _loss_case("dropout p_drop = 0.5 after each hidden layer, np.random.default_rng(0)",
-                   (6, 5, 4, 3), 4, p_drop=0.5, rng=_Seeded(0)),
+                   (6, 5, 4, 3), 4, p_drop=0.5, rng=Seeded(0)),
         _loss_case("tanh, lam = 0.2, p_drop = 0.3, np.random.default_rng(1)", (5, 6, 4, 3), 4,
-                   activation="tanh", lam=0.2, p_drop=0.3, rng=_Seeded(1)),
+                   activation="tanh", lam=0.2, p_drop=0.3, rng=Seeded(1)),
     ),
     hidden=(
         _loss_case("one sample (N = 1), lam = 0.5", (4, 3, 2), 1, lam=0.5),
         _loss_case("sigmoid, 4 layers, lam = 0.01, p_drop = 0.2", (5, 4, 4, 3, 2), 6,
-                   activation="sigmoid", lam=0.01, p_drop=0.2, rng=_Seeded(2)),
+                   activation="sigmoid", lam=0.01, p_drop=0.2, rng=Seeded(2)),
         _loss_case("a single layer (no hidden layer: no dropout anywhere), p_drop = 0.5",
-                   (4, 3), 3, lam=0.3, p_drop=0.5, rng=_Seeded(3)),
+                   (4, 3), 3, lam=0.3, p_drop=0.5, rng=Seeded(3)),
     ),
     hints=(
         Hint(_regularized_variant(decay_biases=True),
@@ -678,7 +677,7 @@ def _sampler_run(fn):
 
 
 def _sampler_case(label, low, high, size, seed):
-    return Case(label, (low, high, size, _Seeded(seed)))
+    return Case(label, (low, high, size, Seeded(seed)))
 
 
 _SAMPLE_LOG_UNIFORM = Exercise(
@@ -805,18 +804,18 @@ _RANDOM_SEARCH = Exercise(
     adapter=_search_run,
     visible=(
         Case("6 trials over lr ('log', 1e-4, 1e-1) and width ('int', 2, 4)",
-             (_PEAK, _SPACE, 6, _Seeded(0))),
+             (_PEAK, _SPACE, 6, Seeded(0))),
         Case("8 trials with a list of choices: batch_size [16, 32, 64]",
-             (_PEAK, _SPACE_CHOICES, 8, _Seeded(1))),
+             (_PEAK, _SPACE_CHOICES, 8, Seeded(1))),
         Case("every score equal: the trials keep the order they were drawn in",
-             (_FLAT, _SPACE_CHOICES, 5, _Seeded(2))),
-        Case("n_trials = 0: an empty list", (_PEAK, _SPACE, 0, _Seeded(3))),
+             (_FLAT, _SPACE_CHOICES, 5, Seeded(2))),
+        Case("n_trials = 0: an empty list", (_PEAK, _SPACE, 0, Seeded(3))),
     ),
     hidden=(
         Case("20 trials, width ('int', 3, 3) always 3", (_PEAK, {"lr": ("log", 1e-3, 1.0),
                                                                  "width": ("int", 3, 3)},
-                                                         20, _Seeded(4))),
-        Case("one trial", (_PEAK, _SPACE_CHOICES, 1, _Seeded(5))),
+                                                         20, Seeded(4))),
+        Case("one trial", (_PEAK, _SPACE_CHOICES, 1, Seeded(5))),
     ),
     hints=(
         Hint(_search_with(sort="worst"),
