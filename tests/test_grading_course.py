@@ -18,7 +18,7 @@ from course_tools import answered, make_course, submit
 
 from course_lib.grading.course import Course
 from course_lib.grading.intake import stage
-from course_lib.grading.report import quoted
+from course_lib.grading.report import AssignmentReport, _plot, earned, quoted
 
 GRADING = Path(__file__).resolve().parents[1] / "course_lib" / "grading"
 FOLDER, NAME = "01_activations", "activations"
@@ -61,3 +61,14 @@ def test_quoted_text_is_one_printable_line(text):
     shown = quoted(text)
     assert shown.isprintable() and len(shown) < 120
     assert len(shown.splitlines()) == 1
+
+
+def test_scores_png_counts_who_earned_all_some_or_none_of_each_exercise(tmp_path):
+    report = AssignmentReport("01_activations", ["relu", "sigmoid"], {"relu": 2.0, "sigmoid": 3.0},
+                              {"ann": {"relu": 2.0, "sigmoid": 0.0},
+                               "bob": {"relu": 1.0, "sigmoid": 3.0},
+                               "cy": {"relu": 2.0}})  # no score recorded: no points
+    assert earned(report, report.exercises) == {"all points": [2, 1], "some points": [1, 0],
+                                                "no points": [0, 2]}
+    _plot(report, tmp_path / "scores.png")
+    assert (tmp_path / "scores.png").read_bytes().startswith(b"\x89PNG")

@@ -412,24 +412,51 @@ def _cell(text: str) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
+#: scores.png's three groups of students per exercise: all its points, some, none
+_PLOT_GROUPS = (("all points", "#2ca02c"), ("some points", "#ffbf00"), ("no points", "#d62728"))
+
+
+def earned(report: AssignmentReport, exercises: list) -> dict:
+    """For scores.png: "all points", "some points", "no points" -> how many students, one
+    number per exercise of ``exercises``."""
+    counts = {group: [] for group, _ in _PLOT_GROUPS}
+    for e in exercises:
+        got = [per.get(e, 0.0) for per in report.scores.values()]
+        full = report.max_points.get(e, 0.0)
+        counts["all points"].append(sum(full > 0 and g >= full for g in got))
+        counts["no points"].append(sum(g <= 0 for g in got))
+        counts["some points"].append(len(got) - counts["all points"][-1]
+                                     - counts["no points"][-1])
+    return counts
+
+
 def _plot(report: AssignmentReport, png_path: Path) -> None:
+    """scores.png: one bar per exercise, in the notebook's order, split into the students who
+    earned all its points, some of them, and none. One chart, so that the exercises a class
+    found hard stand out at a glance."""
     from matplotlib.figure import Figure
 
-    n = max(len(report.exercises), 1)
-    cols = min(n, 4)
-    rows = -(-n // cols)
-    fig = Figure(figsize=(3.2 * cols, 2.4 * rows), layout="constrained")
-    axes = fig.subplots(rows, cols, squeeze=False).ravel()
-    for ax, e in zip(axes, report.exercises, strict=False):
-        counts = Counter(per[e] for per in report.scores.values())
-        steps = sorted(set(counts) | {0.0, report.max_points[e]})
-        ax.bar([f"{s:g}" for s in steps], [counts.get(s, 0) for s in steps], color="#1f77b4")
-        ax.set_title(e, fontsize=10)
-        ax.set_xlabel(f"points (of {report.max_points[e]:g})")
-        ax.set_ylabel("students")
-    for ax in axes[len(report.exercises):]:
-        ax.set_visible(False)
-    fig.suptitle(f"{report.assignment}: score per exercise, {len(report.scores)} submissions")
+    exercises = report.exercises or ["(no exercise)"]
+    counts = earned(report, exercises)
+    fig = Figure(figsize=(8, 1.2 + 0.36 * len(exercises)))
+    ax = fig.add_subplot()
+    rows = range(len(exercises))
+    left = [0] * len(exercises)
+    for group, color in _PLOT_GROUPS:
+        bars = ax.barh(rows, counts[group], left=left, color=color, label=group, height=0.7)
+        ax.bar_label(bars, labels=[str(n) if n else "" for n in counts[group]],
+                     label_type="center", fontsize=8)
+        left = [a + b for a, b in zip(left, counts[group], strict=True)]
+    ax.set_yticks(list(rows), [f"{e} ({report.max_points.get(e, 0):g})" for e in exercises],
+                  fontsize=9)
+    ax.invert_yaxis()  # the first exercise on top, as in the notebook
+    ax.set_xlim(0, max(len(report.scores), 1))
+    ax.set_xlabel("students")
+    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3, fontsize=8, frameon=False)
+    ax.set_title(f"{report.assignment}: each exercise's points (in brackets), "
+                 f"{len(report.scores)} submissions", fontsize=10, pad=22)
+    fig.subplots_adjust(left=0.26, right=0.97, bottom=0.5 / fig.get_figheight() + 0.05,
+                        top=1 - 0.75 / fig.get_figheight())
     fig.savefig(png_path, dpi=90)
 
 
