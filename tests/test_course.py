@@ -238,6 +238,27 @@ def _readme_rows() -> dict[str, str]:
     return rows
 
 
+@pytest.mark.parametrize("folder", sorted(NOTEBOOKS))
+def test_each_notebook_has_its_wrong_submissions_and_typical_mistakes(folder):
+    """The graded class grades, for every notebook, students whose notebook is right but for
+    one solution cell (tests/wrong_submissions/), and the visible test cells are run against
+    the notebook's typical mistakes (tests/mistakes/): both files exist and name real cells."""
+    from course_tools import MISTAKES, WRONG, WRONG_SUBMISSIONS, mistakes_of
+
+    for path, what in ((WRONG_SUBMISSIONS / f"{folder}.json", "students whose notebook is "
+                        "right but for one solution cell"),
+                       (MISTAKES / f"{folder}.json", "the typical mistakes of its exercises")):
+        assert path.exists(), f"{folder}: no {path.relative_to(ROOT)} ({what}; see CONTRIBUTING.md)"
+    cells = {grade_id for grade_id, (where, _, _) in SOLUTION_CELLS.items() if where == folder}
+    for student, case in WRONG[folder].items():
+        assert case["cell"] in cells, f"{folder}: wrong submission {student!r} names " \
+                                      f"{case['cell']!r}, not a solution cell of the notebook"
+    for mistake, case in mistakes_of(folder).items():
+        assert case["cell"] in cells, f"{folder}: typical mistake {mistake!r} names " \
+                                      f"{case['cell']!r}, not a solution cell of the notebook"
+    assert WRONG[folder], f"{folder}: tests/wrong_submissions/{folder}.json names no student"
+
+
 def test_the_readme_lists_every_notebook_once():
     assert sorted(_readme_rows()) == sorted(NOTEBOOKS), (
         "README.md's table 'What the course teaches' must have one row per notebook of "

@@ -183,6 +183,19 @@ figure("gap", board.draw())
 ''',
 }
 
+def test_every_widget_module_is_run_in_a_grading_kernel():
+    """A new notebook's widgets are run here too: one script per module of course_lib.widgets."""
+    import pkgutil
+
+    import course_lib.widgets
+
+    modules = {m.name for m in pkgutil.iter_modules(course_lib.widgets.__path__)
+               if not m.name.startswith("_")}
+    assert modules == set(_SCRIPTS), (
+        f"add a script to _SCRIPTS for {sorted(modules - set(_SCRIPTS))}: what the widget "
+        "draws in a grading kernel, and a test that reads it")
+
+
 #: What a note says when the student's function is fine: none of these may appear then.
 _TROUBLE = ("withheld", "raised", "not defined", "differs", "not implemented", "not found",
             "not given", "nothing drawn")
