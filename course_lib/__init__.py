@@ -11,6 +11,7 @@ is fast:
 - :mod:`course_lib.optim` — ``GD``, ``Momentum``, ``Adam``
 - :mod:`course_lib.train` — minibatches and ``fit``
 - :mod:`course_lib.regularization` — standardize, dropout, the L2-regularized loss, early stopping, random search
+- :mod:`course_lib.autoencoder` — PCA, principal angles, the autoencoder and its loss
 - :mod:`course_lib.data` — the digits and toy data sets (needs scikit-learn)
 
 The notebooks' feedback lives in :mod:`course_lib.checks`, their widgets in
