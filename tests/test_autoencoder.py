@@ -8,6 +8,8 @@ is an MLP whose target is its input) and central differences in float64.
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import pytest
 from scipy.linalg import subspace_angles
@@ -25,6 +27,8 @@ from course_lib.data import load_digits
 from course_lib.gradcheck import numerical_gradient, relative_error
 from course_lib.losses import mse, mse_grad
 from course_lib.network import MLP, mlp_backward, mlp_forward
+from course_lib.optim import Adam
+from course_lib.train import fit
 
 
 @pytest.fixture(scope="module")
@@ -336,3 +340,98 @@ def test_autoencoder_names_the_shapes():
         ae.backward(np.ones((10, 4)))
     with pytest.raises(ValueError, match="activation must be one of"):
         Autoencoder(10, 3, activation="identity")
+
+
+# ---------------------------------------------------------------- what training shows
+# The facts notebook 07 stands on, measured with the course's own fit and Adam. The settings
+# are docs/notebook07-plan.md's: each run takes about a second on one core.
+
+
+@contextlib.contextmanager
+def _one_blas_thread():
+    """Matrices this small multiply faster on one thread, and on a busy machine up to 10 times
+    faster (threadpoolctl comes with scikit-learn)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - scikit-learn brings it
+        yield
+        return
+    with threadpool_limits(1, "blas"):
+        yield
+
+
+def _train(model, X, lr, epochs, batch_size, **kwargs):
+    with _one_blas_thread():
+        return fit(model, X, X, loss="mse", optimizer=Adam(lr), epochs=epochs,
+                   batch_size=batch_size, progress=False, **kwargs)
+
+
+def _pca_error(X, k):
+    mean, components, _ = pca_fit(X, k)
+    return mse(pca_reconstruct(pca_transform(X, mean, components), mean, components), X)
+
+
+@pytest.fixture(scope="module")
+def linear_autoencoders(digits):
+    """k -> a 64-k-64 autoencoder with no activation after Adam(lr=0.02), 300 epochs of batches
+    of 256 (trained once for the tests below)."""
+    trained = {}
+    for k in (2, 5):
+        trained[k] = Autoencoder(64, k, linear=True, seed=0)
+        _train(trained[k], digits, lr=0.02, epochs=300, batch_size=256)
+    return trained
+
+
+@pytest.mark.parametrize("k", [2, 5])
+def test_a_linear_autoencoder_spans_pcas_subspace_but_not_its_basis(k, digits,
+                                                                   linear_autoencoders):
+    """The decoder's columns span PCA's subspace (largest principal angle below 5 degrees) and
+    the error is within 2% of PCA's, never below it (PCA is the optimum). But the columns are
+    neither unit length nor orthogonal, and the encoder undoes the decoder (W1 W2 = I_k)."""
+    ae = linear_autoencoders[k]
+    _, components, _ = pca_fit(digits, k)
+    W1, W2 = ae.params["W1"], ae.params["W2"]  # (k, 64) and (64, k)
+    assert principal_angles(W2.T, components).max() < 5.0  # W2's columns, as rows
+    error, optimum = mse(ae.forward(digits), digits), _pca_error(digits, k)
+    assert optimum * (1 - 1e-12) <= error <= 1.02 * optimum
+    assert np.abs(W2.T @ W2 - np.eye(k)).max() > 0.5
+    np.testing.assert_allclose(W1 @ W2, np.eye(k), atol=0.05)
+
+
+def test_pca_inside_the_decoders_span_recovers_the_principal_directions(digits,
+                                                                        linear_autoencoders):
+    """The SVD of the decoder gives an orthonormal basis U of its span, but not PCA's: the
+    subspace has no preferred basis for an unregularized autoencoder. PCA of the codes in
+    that basis (a k x k problem) turns U into the principal directions, each within 2 degrees."""
+    k = 2
+    mean, components, _ = pca_fit(digits, k)
+    U, _, _ = np.linalg.svd(linear_autoencoders[k].params["W2"], full_matrices=False)  # (64, k)
+    best_cosines = np.abs(U.T @ components.T).max(axis=1)  # each column's nearest direction
+    assert np.degrees(np.arccos(best_cosines.min())) > 5.0
+    _, _, R = np.linalg.svd((digits - mean) @ U, full_matrices=False)  # (k, k), by variance
+    directions = R @ U.T  # (k, 64)
+    cosines = np.abs(np.sum(directions * components, axis=1))
+    assert np.degrees(np.arccos(np.minimum(cosines, 1.0))).max() < 2.0
+
+
+def test_a_linear_autoencoder_trained_too_little_is_near_pcas_error_but_not_its_subspace(digits):
+    """After 100 epochs, a third of the training above, the error is already within 2% of PCA's,
+    yet the largest angle is above 30 degrees: the loss is flat along directions of nearly equal
+    variance (the 5th and 6th hold 5.8% and 4.9% of it), so a small error says little about
+    the subspace. Concluding "AE != PCA" from this network is the mistake."""
+    k = 5
+    ae = Autoencoder(64, k, linear=True, seed=0)
+    _train(ae, digits, lr=0.02, epochs=100, batch_size=256)
+    _, components, _ = pca_fit(digits, k)
+    assert mse(ae.forward(digits), digits) <= 1.02 * _pca_error(digits, k)
+    assert principal_angles(ae.params["W2"].T, components).max() > 30.0
+
+
+def test_a_nonlinear_autoencoder_beats_pca_at_two_components(digits):
+    """64-32-2-32-64 with tanh, Adam(lr=0.01), 100 epochs of batches of 64: its training error
+    is below 80% of PCA's at k = 2, the best any linear map of rank 2 can do."""
+    ae = Autoencoder(64, 2, hidden=(32,), activation="tanh", seed=0)
+    history = _train(ae, digits, lr=0.01, epochs=100, batch_size=64)
+    error = mse(ae.forward(digits), digits)
+    assert error < 0.8 * _pca_error(digits, 2)
+    assert history["loss"][-1] < 0.8 * _pca_error(digits, 2)
