@@ -373,16 +373,17 @@ def _pca_error(X, k):
 
 @pytest.fixture(scope="module")
 def linear_autoencoders(digits):
-    """k -> a 64-k-64 autoencoder with no activation after Adam(lr=0.02), 300 epochs of batches
-    of 256 (trained once for the tests below)."""
+    """k -> a 64-k-64 autoencoder with no activation after Adam(lr=0.02), 400 epochs of batches
+    of 256 (trained once for the tests below). k = 9 is the slowest of 2..10 to settle: the 9th
+    and 10th directions hold 3.3% and 3.1% of the variance (300 epochs leave it at 12 degrees)."""
     trained = {}
-    for k in (2, 5):
+    for k in (2, 5, 9):
         trained[k] = Autoencoder(64, k, linear=True, seed=0)
-        _train(trained[k], digits, lr=0.02, epochs=300, batch_size=256)
+        _train(trained[k], digits, lr=0.02, epochs=400, batch_size=256)
     return trained
 
 
-@pytest.mark.parametrize("k", [2, 5])
+@pytest.mark.parametrize("k", [2, 5, 9])
 def test_a_linear_autoencoder_spans_pcas_subspace_but_not_its_basis(k, digits,
                                                                    linear_autoencoders):
     """The decoder's columns span PCA's subspace (largest principal angle below 5 degrees) and
@@ -400,14 +401,22 @@ def test_a_linear_autoencoder_spans_pcas_subspace_but_not_its_basis(k, digits,
 
 def test_pca_inside_the_decoders_span_recovers_the_principal_directions(digits,
                                                                         linear_autoencoders):
-    """The SVD of the decoder gives an orthonormal basis U of its span, but not PCA's: the
-    subspace has no preferred basis for an unregularized autoencoder. PCA of the codes in
-    that basis (a k x k problem) turns U into the principal directions, each within 2 degrees."""
-    k = 2
+    """The decoder's columns are not the principal directions (compared one by one they are
+    tens of degrees off), and neither are the left singular vectors U of the decoder: an
+    orthonormal basis of its span, but not PCA's, since nothing in an unregularized autoencoder
+    prefers one basis of the subspace. PCA of the codes in that basis (a k x k problem) turns U
+    into the principal directions, each within 2 degrees."""
+    k = 5
     mean, components, _ = pca_fit(digits, k)
-    U, _, _ = np.linalg.svd(linear_autoencoders[k].params["W2"], full_matrices=False)  # (64, k)
-    best_cosines = np.abs(U.T @ components.T).max(axis=1)  # each column's nearest direction
-    assert np.degrees(np.arccos(best_cosines.min())) > 5.0
+    W2 = linear_autoencoders[k].params["W2"]  # (64, k)
+
+    def nearest(vectors):  # (k, 64) -> each row's angle to its nearest principal direction
+        cosines = np.abs(vectors @ components.T) / np.linalg.norm(vectors, axis=1)[:, None]
+        return np.degrees(np.arccos(np.minimum(cosines.max(axis=1), 1.0)))
+
+    assert nearest(W2.T).max() > 20.0
+    U, _, _ = np.linalg.svd(W2, full_matrices=False)  # (64, k)
+    assert nearest(U.T).max() > 20.0
     _, _, R = np.linalg.svd((digits - mean) @ U, full_matrices=False)  # (k, k), by variance
     directions = R @ U.T  # (k, 64)
     cosines = np.abs(np.sum(directions * components, axis=1))
@@ -415,7 +424,7 @@ def test_pca_inside_the_decoders_span_recovers_the_principal_directions(digits,
 
 
 def test_a_linear_autoencoder_trained_too_little_is_near_pcas_error_but_not_its_subspace(digits):
-    """After 100 epochs, a third of the training above, the error is already within 2% of PCA's,
+    """After 100 epochs, a quarter of the training above, the error is already within 2% of PCA's,
     yet the largest angle is above 30 degrees: the loss is flat along directions of nearly equal
     variance (the 5th and 6th hold 5.8% and 4.9% of it), so a small error says little about
     the subspace. Concluding "AE != PCA" from this network is the mistake."""
@@ -429,9 +438,24 @@ def test_a_linear_autoencoder_trained_too_little_is_near_pcas_error_but_not_its_
 
 def test_a_nonlinear_autoencoder_beats_pca_at_two_components(digits):
     """64-32-2-32-64 with tanh, Adam(lr=0.01), 100 epochs of batches of 64: its training error
-    is below 80% of PCA's at k = 2, the best any linear map of rank 2 can do."""
+    is below 80% of PCA's at k = 2, the best any linear map of rank 2 can do (measured: 0.039
+    against 0.052). On the held-out digits too (0.041 against 0.053), and its 2-D codes
+    separate the classes better: five nearest neighbours in the code plane name the digit of
+    73% of the held-out digits, against 62% in PCA's plane."""
+    from sklearn.neighbors import KNeighborsClassifier
+
+    _, X_val, y_train, y_val = load_digits()
     ae = Autoencoder(64, 2, hidden=(32,), activation="tanh", seed=0)
-    history = _train(ae, digits, lr=0.01, epochs=100, batch_size=64)
-    error = mse(ae.forward(digits), digits)
-    assert error < 0.8 * _pca_error(digits, 2)
-    assert history["loss"][-1] < 0.8 * _pca_error(digits, 2)
+    history = _train(ae, digits, lr=0.01, epochs=100, batch_size=64, X_val=X_val, y_val=X_val)
+    mean, components, _ = pca_fit(digits, 2)
+    assert mse(ae.forward(digits), digits) < 0.8 * _pca_error(digits, 2)
+    pca_val = mse(pca_reconstruct(pca_transform(X_val, mean, components), mean, components), X_val)
+    assert history["val_loss"][-1] < 0.8 * pca_val
+
+    def neighbours_accuracy(encode):
+        knn = KNeighborsClassifier(5).fit(encode(digits), y_train)
+        return knn.score(encode(X_val), y_val)
+
+    ae_accuracy = neighbours_accuracy(ae.encode)
+    pca_accuracy = neighbours_accuracy(lambda X: pca_transform(X, mean, components))
+    assert ae_accuracy > pca_accuracy + 0.08, (ae_accuracy, pca_accuracy)
