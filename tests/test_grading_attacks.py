@@ -586,7 +586,7 @@ HELPER_CALLERS = {
             "    n = len(params) // 2\n"
             "    net.sizes = [params['W1'].shape[1]] + [params[f'W{i}'].shape[0]\n"
             "                                           for i in range(1, n + 1)]\n"
-            "    net.activation = activation\n"
+            "    net.activation, net.dropout = activation, 0.0\n"
             "    net.params = {k: np.asarray(v, dtype=float) for k, v in params.items()}\n"
             "    return net.forward(X), net._caches\n"),
     },
