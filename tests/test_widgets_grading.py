@@ -181,6 +181,14 @@ board = generalization_gap(ns)
 dashboard(board)
 figure("gap", board.draw())
 ''',
+    "autoencoders": '''
+from course_lib.widgets.autoencoders import autoencoder_explorer, plot_autoencoders
+board = autoencoder_explorer(ns)
+dashboard(board)
+figure("maps", board.draw())
+figure("missing", plot_autoencoders(5, "held-out", {}))
+results["has pca"] = all(name in ns for name in ("pca_fit", "pca_transform", "pca_reconstruct"))
+''',
 }
 
 def test_every_widget_module_is_run_in_a_grading_kernel():
@@ -304,3 +312,15 @@ def test_the_generalization_gap_trains_nothing_while_grading(kernel):
     """Its runs would train with the course's own loss; while grading it says so instead."""
     figures, _ = _run(kernel, "regularization")
     _noted(figures, "gap", "not trained while grading")
+
+
+def test_the_autoencoder_widget_draws_the_students_pca_and_trains_no_network(kernel):
+    """PCA's panels are the student's functions; the networks would train with the course's
+    class, Adam and loop, so while grading the widget says it trains none."""
+    figures, results = _run(kernel, "autoencoders")
+    _noted(figures, "maps", "autoencoders not trained while grading")
+    _noted(figures, "missing", "your pca_fit not defined yet")
+    assert figures["missing"]["labels"] == ["held-out"]  # no curve: nothing to draw
+    if results["has pca"]:  # (with notebook 07's solutions)
+        _fine(figures, ["maps"])
+        assert figures["maps"]["labels"] == ["PCA (yours)", "held-out"]
