@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from .data import load_digits
 from .widgets._render import set_figure_scale
 from .widgets.activations import activation_explorer
+from .widgets.autoencoders import autoencoder_explorer
 from .widgets.backprop import gradient_norm_explorer
 from .widgets.forward_pass import (
     DATA_TARGET,
@@ -67,6 +68,7 @@ WIDGETS: dict[str, Callable] = {
     "optimizer_race": optimizer_race,
     "DigitsTrainer": _trained_digits,
     "generalization_gap": generalization_gap,
+    "autoencoder_explorer": autoencoder_explorer,
 }
 
 
@@ -97,7 +99,7 @@ class Preset:
     controls: Mapping = field(default_factory=dict)
 
 
-#: Preset name -> Preset, in the order of the course (01 activations .. 06 regularization).
+#: Preset name -> Preset, in the order of the course (01 activations .. 07 autoencoders).
 PRESETS: dict[str, Preset] = {
     # 01 activations
     "sigmoid-saturates": Preset(
@@ -208,6 +210,23 @@ PRESETS: dict[str, Preset] = {
         "validation instead of 7.8, and its validation loss still falls at epoch 99: early "
         "stopping never stops.",
         {"n_train": 1000}),
+    # 07 autoencoders
+    "two-codes-three-maps": Preset(
+        "autoencoder_explorer", "Two numbers per digit: PCA and two autoencoders",
+        "With two codes the linear autoencoder rebuilds the digits as well as PCA, 0.0523 per "
+        "pixel, because it spans the same plane. The tanh autoencoder bends that plane: 25% "
+        "less error, and the digits fall into clusters.",
+        {"k": 2}),
+    "two-codes-held-out": Preset(
+        "autoencoder_explorer", "The same codes on digits never seen",
+        "On the 360 held-out digits the tanh autoencoder still beats PCA at k = 2, 0.0412 "
+        "against 0.0532 per pixel: 22% less error instead of 25%.",
+        {"k": 2, "which": "held-out"}),
+    "twenty-codes": Preset(
+        "autoencoder_explorer", "Twenty codes: PCA catches up",
+        "With 20 codes PCA keeps almost 90% of the variance, and after 100 epochs the tanh "
+        "autoencoder's error is only 4% below PCA's, 0.0074 against 0.0077 per pixel.",
+        {"k": 20}),
 }
 
 

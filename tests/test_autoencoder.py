@@ -12,6 +12,7 @@ import contextlib
 
 import numpy as np
 import pytest
+from course_tools import assert_caught, mistakes_of
 from scipy.linalg import subspace_angles
 from sklearn.decomposition import PCA
 
@@ -459,3 +460,15 @@ def test_a_nonlinear_autoencoder_beats_pca_at_two_components(digits):
     ae_accuracy = neighbours_accuracy(ae.encode)
     pca_accuracy = neighbours_accuracy(lambda X: pca_transform(X, mean, components))
     assert ae_accuracy > pca_accuracy + 0.08, (ae_accuracy, pca_accuracy)
+
+
+# ---------------------------------------------------------------- the notebook's checks
+
+FOLDER, NAME = "07_autoencoders", "autoencoders"
+
+
+@pytest.mark.parametrize("mistake", sorted(mistakes_of(FOLDER)))
+def test_the_visible_test_catches_each_typical_mistake(mistake):
+    """Each mistake of tests/mistakes/07_autoencoders.json fails its exercise's visible test
+    cell, with a message that names it (or the line of the student's code that raised)."""
+    assert_caught(FOLDER, NAME, mistake)
