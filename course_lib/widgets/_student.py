@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["NOT_DEFINED", "StudentError", "call_student", "guard", "problem", "say",
-           "student_curve"]
+__all__ = ["NOT_DEFINED", "StudentError", "call_student", "checked_gradients", "guard",
+           "problem", "say", "student_curve"]
 
 NOT_DEFINED = "not defined yet"
 NOT_IMPLEMENTED = "not implemented yet"
@@ -55,6 +55,19 @@ def guard(name: str, fn):
         except Exception as exc:  # whatever the student's code raises becomes the note
             raise StudentError(say(name, problem(exc))) from None
     return guarded
+
+
+def checked_gradients(name: str, params: dict, loss, grads):
+    """The student's ``name`` returned ``(loss, grads)`` for ``params``: ``(float, float64
+    grads)``, or :class:`StudentError` naming a missing gradient or a wrong shape."""
+    missing = [key for key in params if key not in grads]
+    if missing:
+        raise StudentError(say(name, f"returned no gradient for {', '.join(missing)}"))
+    for key, value in params.items():
+        if np.shape(grads[key]) != value.shape:
+            raise StudentError(say(name, f"returned {key} of shape {np.shape(grads[key])}, "
+                                         f"expected {value.shape}"))
+    return float(loss), {key: np.asarray(grads[key], dtype=np.float64) for key in params}
 
 
 def call_student(name: str, fn, *args, **kwargs):

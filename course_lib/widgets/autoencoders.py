@@ -40,7 +40,7 @@ from ..optim import Adam
 from ..train import iterate_minibatches
 from . import _style as style
 from ._render import live_dashboard, student_only
-from ._student import NOT_DEFINED, StudentError, call_student, guard, say
+from ._student import NOT_DEFINED, StudentError, call_student, checked_gradients, guard, say
 from .regularization import _one_blas_thread
 
 __all__ = ["K_VALUES", "MAP_K", "KINDS", "SETTINGS", "digits", "train_autoencoder",
@@ -256,15 +256,7 @@ def _students_network(fn, k, kind):
     guarded = guard(_LOSS, fn)
 
     def checked(params, X, activation):
-        loss, grads = guarded(params, X, activation)
-        missing = [key for key in params if key not in grads]
-        if missing:
-            raise StudentError(say(_LOSS, f"returned no gradient for {', '.join(missing)}"))
-        for key, value in params.items():
-            if np.shape(grads[key]) != value.shape:
-                raise StudentError(say(_LOSS, f"returned {key} of shape {np.shape(grads[key])},"
-                                              f" expected {value.shape}"))
-        return float(loss), {key: np.asarray(grads[key], dtype=np.float64) for key in params}
+        return checked_gradients(_LOSS, params, *guarded(params, X, activation))
 
     # one step first, against the reference's: a wrong gradient trains a network too
     hidden, activation, *_ = SETTINGS[kind]

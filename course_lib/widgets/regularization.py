@@ -39,7 +39,7 @@ from ..network import MLP, mlp_forward
 from ..optim import Adam
 from . import _style as style
 from ._render import live_dashboard, student_only
-from ._student import NOT_DEFINED, StudentError, call_student, guard, say
+from ._student import NOT_DEFINED, call_student, checked_gradients, guard, say
 from .optimizers import _plain_log_ticks
 
 __all__ = ["SIZES", "EPOCHS", "LAMBDAS", "P_DROPS", "TRAIN_SIZES", "digits_split", "train_run",
@@ -172,16 +172,8 @@ def _students_run(fn, n_train, lam, p_drop, memo):
         name = "regularized_loss_and_grads"
 
         def checked(params, X, y, activation, lam, p_drop, rng):
-            loss, grads = guard(name, fn)(params, X, y, activation, lam=lam, p_drop=p_drop,
-                                          rng=rng)
-            missing = [k for k in params if k not in grads]
-            if missing:
-                raise StudentError(say(name, f"returned no gradient for {', '.join(missing)}"))
-            for k, value in params.items():
-                if np.shape(grads[k]) != value.shape:
-                    raise StudentError(say(name, f"returned {k} of shape {np.shape(grads[k])},"
-                                                 f" expected {value.shape}"))
-            return float(loss), {k: np.asarray(grads[k], dtype=np.float64) for k in params}
+            return checked_gradients(name, params, *guard(name, fn)(
+                params, X, y, activation, lam=lam, p_drop=p_drop, rng=rng))
 
         memo[key] = call_student(name, train_run, n_train, lam, p_drop, checked)
     return memo[key]
