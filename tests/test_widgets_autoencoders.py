@@ -1,7 +1,7 @@
 """The widget of notebook 07, PCA against two autoencoders: its networks are the library's trained
-as fit trains them, the numbers it draws are the lesson's (PCA's error is the variance left out,
+as fit trains them, and the shipped ones are what that training makes; the numbers it draws are the lesson's (PCA's error is the variance left out,
 the linear network's is PCA's, the tanh network's is lower at k = 2), it redraws for each control,
-survives the student's code, trains nothing while grading, and is deterministic."""
+survives the student's code, draws no network while grading, and is deterministic."""
 
 from __future__ import annotations
 
@@ -55,6 +55,23 @@ def test_a_network_is_trained_as_fit_trains_it():
     params = train_autoencoder(2, "linear")
     for key, value in model.params.items():
         np.testing.assert_allclose(params[key], value, rtol=1e-8, atol=1e-12)
+
+
+def test_the_shipped_networks_are_what_training_makes():
+    """autoencoders.npz holds, for today's SETTINGS, the networks train_autoencoder trains.
+
+    After a change to SETTINGS: python -m course_lib.widgets.autoencoders
+    """
+    assert widget._shipped(), f"{widget.TRAINED} is missing or trained with other SETTINGS"
+    for kind in widget.KINDS:
+        for k in K_VALUES:
+            shipped = widget.trained_params(k, kind)
+            trained = train_autoencoder(k, kind)
+            assert list(shipped) == list(trained)
+            for key, value in trained.items():
+                # the same steps; another CPU's BLAS may round the last bits otherwise
+                np.testing.assert_allclose(shipped[key], value, rtol=1e-6, atol=1e-9,
+                                           err_msg=f"{kind} k = {k}: {key}")
 
 
 def test_the_panels_are_the_models_codes_and_reconstructions():
@@ -166,13 +183,22 @@ def _missing_b2(params, X, activation="tanh"):
 
 
 def test_right_student_code_is_drawn_as_yours():
+    """The student's PCA draws PCA; the networks are the course's, the student's loss checked on each."""
     fig = plot_autoencoders(5, "training", _RIGHT)
     assert _notes(fig) == []
-    assert _labels(fig) == ["PCA (yours)", "linear AE (yours)", "tanh AE (yours)", "held-out"]
+    assert _labels(fig) == ["PCA (yours)", "linear AE", "tanh AE", "held-out"]
     reference = plot_autoencoders(5, "training")
-    for mine, theirs in (("PCA (yours)", "PCA"), ("tanh AE (yours)", "tanh AE")):
-        np.testing.assert_allclose(_curve(fig, mine)[1], _curve(reference, theirs)[1],
-                                   rtol=1e-6)
+    np.testing.assert_allclose(_curve(fig, "PCA (yours)")[1], _curve(reference, "PCA")[1],
+                               rtol=1e-10)
+    for label in ("linear AE", "tanh AE"):
+        np.testing.assert_array_equal(_curve(fig, label)[1], _curve(reference, label)[1])
+
+
+def _wrong_once_trained(params, X, activation="tanh"):
+    """Right at the first weights, where the one step the widget once checked is taken."""
+    loss, grads = ref.autoencoder_loss_and_grads(params, X, activation)
+    trained = loss < 0.1  # 0.26 to 0.36 at the first weights, 0.05 or less once trained
+    return loss, {**grads, "W2": 0.5 * grads["W2"]} if trained else grads
 
 
 @pytest.mark.parametrize(("changed", "note"), [
@@ -188,15 +214,19 @@ def test_right_student_code_is_drawn_as_yours():
     ({"autoencoder_loss_and_grads": _wrong_gradient},
      "your autoencoder_loss_and_grads differs from the reference in the gradient of b1 "
      "(linear network)"),
+    ({"autoencoder_loss_and_grads": _wrong_once_trained},
+     "your autoencoder_loss_and_grads differs from the reference in the gradient of W2 "
+     "(linear network)"),
     ({"autoencoder_loss_and_grads": _missing_b2},
      "your autoencoder_loss_and_grads returned no gradient for b2"),
     ({"autoencoder_loss_and_grads": ref.autoencoder_loss_and_grads},
      "autoencoder_loss_and_grads: the reference (yours does not pass its checks yet)"),
 ], ids=["pca-raises", "transform-not-implemented", "reconstruct-missing", "components-transposed",
-        "pca-is-reference", "loss-raises", "loss-missing", "wrong-gradient", "missing-key",
+        "pca-is-reference", "loss-raises", "loss-missing", "wrong-gradient", "wrong-once-trained",
+        "missing-key",
         "loss-is-reference"])
 def test_wrong_or_missing_student_code_becomes_a_note_over_the_reference(changed, note):
-    # the other group is the references (noted, and filtered out below): nothing trains twice
+    # the other group is the references (noted, and filtered out below)
     student = {name: _RIGHT[name] if any(n in changed for n in group) else getattr(ref, name)
                for group in (_FUNCTIONS[:3], _FUNCTIONS[3:]) for name in group}
     student = {name: fn for name, fn in {**student, **changed}.items() if fn is not None}
@@ -206,10 +236,11 @@ def test_wrong_or_missing_student_code_becomes_a_note_over_the_reference(changed
     assert notes == [note], notes
     reference = plot_autoencoders(2, "training")
     for label in ("PCA", "linear AE", "tanh AE"):  # the reference is drawn instead
+        # (the networks are always the course's)
         np.testing.assert_array_equal(_curve(fig, label)[1], _curve(reference, label)[1])
 
 
-def test_while_grading_nothing_is_trained_and_pca_is_yours(monkeypatch):
+def test_while_grading_no_network_is_drawn_and_pca_is_yours(monkeypatch):
     monkeypatch.setattr(widget, "student_only", lambda: True)
 
     def untouchable(*args, **kwargs):
@@ -217,9 +248,10 @@ def test_while_grading_nothing_is_trained_and_pca_is_yours(monkeypatch):
 
     for name in (*_FUNCTIONS, "Autoencoder"):
         monkeypatch.setattr(ref, name, untouchable)
-    monkeypatch.setattr(widget, "train_autoencoder", untouchable)
+    for name in ("train_autoencoder", "trained_params"):
+        monkeypatch.setattr(widget, name, untouchable)
     fig = plot_autoencoders(5, "held-out", _RIGHT)
-    assert _notes(fig)[0].startswith("autoencoders not trained while grading")
+    assert _notes(fig)[0].startswith("autoencoders not drawn while grading")
     assert _labels(fig) == ["PCA (yours)", "held-out"]
     assert fig.axes[0].collections and not fig.axes[1].collections
     assert fig.axes[1].get_title().endswith("not drawn")
@@ -248,6 +280,6 @@ def test_each_control_redraws_and_a_setting_seen_again_draws_the_same_picture():
 
 def test_the_same_settings_draw_the_same_png():
     first = figure_png(plot_autoencoders(10, "held-out"), dpi=80)
-    widget._reference_network.cache_clear()  # trained again, not read from memory
+    widget._reference_network.cache_clear()  # read again, not from memory
     widget._reference_pca.cache_clear()
     assert figure_png(plot_autoencoders(10, "held-out"), dpi=80) == first

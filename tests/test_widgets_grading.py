@@ -318,7 +318,7 @@ def test_the_autoencoder_widget_draws_the_students_pca_and_trains_no_network(ker
     """PCA's panels are the student's functions; the networks would train with the course's
     class, Adam and loop, so while grading the widget says it trains none."""
     figures, results = _run(kernel, "autoencoders")
-    _noted(figures, "maps", "autoencoders not trained while grading")
+    _noted(figures, "maps", "autoencoders not drawn while grading")
     _noted(figures, "missing", "your pca_fit not defined yet")
     assert figures["missing"]["labels"] == ["held-out"]  # no curve: nothing to draw
     if results["has pca"]:  # (with notebook 07's solutions)

@@ -12,24 +12,28 @@ The networks are :class:`~course_lib.autoencoder.Autoencoder`\ s trained as the 
 trains them, by minibatch Adam on :func:`~course_lib.autoencoder.autoencoder_loss_and_grads`
 over the 1437 training digits of :func:`~course_lib.data.load_digits`: the linear 64-k-64
 with lr 0.02, 400 epochs of batches of 256 (it then spans PCA's subspace within about 2
-degrees), the tanh 64-32-k-32-64 with lr 0.01, 100 epochs of batches of 64. A network
-trains in 0.6 to 1 s on one BLAS thread, once per kernel: the first figure trains the
-eight of :data:`K_VALUES` (about 7 s), every later one draws from memory. Every run has
-fixed seeds, so the same settings draw the same picture.
+degrees), the tanh 64-32-k-32-64 with lr 0.01, 100 epochs of batches of 64. They were
+trained once, by :func:`train_autoencoder` on one BLAS thread, and ship with the course in
+``autoencoders.npz`` beside this module, so the figure draws at once; a test trains them
+again and compares. (After a change to :data:`SETTINGS`, ``python -m
+course_lib.widgets.autoencoders`` writes the file again; until then each network trains
+on first use, 0.6 to 1.5 s each.)
 
 The student's ``pca_fit``, ``pca_transform`` and ``pca_reconstruct`` (``globals()`` in
-a notebook), when given, compute PCA's panels, and the student's
-``autoencoder_loss_and_grads`` trains both networks; what is missing or fails is noted on
-the figure, and the reference is drawn instead. In a grading kernel no reference runs
-(:func:`~course_lib.widgets._render.student_only`): PCA's panels are the student's
-functions alone, and the networks, whose class, Adam and training loop are the course's,
-are not trained; the figure says so.
+a notebook), when given, compute PCA's panels; what is missing or fails is noted on the
+figure, and the reference is drawn instead. The student's ``autoencoder_loss_and_grads``
+trains the notebook's networks, not these: here it is checked against the reference at
+each network's first and trained weights, and where it differs the figure says so. In a
+grading kernel no reference runs (:func:`~course_lib.widgets._render.student_only`):
+PCA's panels are the student's functions alone, and the course's networks are not drawn;
+the figure says so.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
+from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -43,8 +47,8 @@ from ._render import live_dashboard, student_only
 from ._student import NOT_DEFINED, StudentError, call_student, checked_gradients, guard, say
 from .regularization import _one_blas_thread
 
-__all__ = ["K_VALUES", "MAP_K", "KINDS", "SETTINGS", "digits", "train_autoencoder",
-           "pca_panels", "autoencoder_panels", "plot_autoencoders", "autoencoder_explorer"]
+__all__ = ["K_VALUES", "MAP_K", "KINDS", "SETTINGS", "TRAINED", "digits", "train_autoencoder",
+           "trained_params", "write_trained", "pca_panels", "autoencoder_panels", "plot_autoencoders", "autoencoder_explorer"]
 
 #: the code sizes of the slider and of the error curves
 K_VALUES = (2, 5, 10, 20)
@@ -64,6 +68,8 @@ _COLORS = {"pca": style.BLUE, "linear": style.ORANGE, "tanh": style.GREEN}
 _NAMES = {"pca": "PCA", "linear": "linear AE", "tanh": "tanh AE"}
 _STRIP = 10  # digits in the strip: the first of each label 0-9
 _DPI = 80  # redrawn on every move of the slider: a smaller PNG is a quicker one
+#: the networks of :data:`K_VALUES` and :data:`KINDS`, trained once by :func:`write_trained`
+TRAINED = Path(__file__).with_name("autoencoders.npz")
 
 
 @functools.cache
@@ -157,9 +163,44 @@ def _network_panels(params, kind, k):
     return _frozen(_panels(model.encode, model.decode))
 
 
+def _recipe():
+    """What the networks in :data:`TRAINED` were trained with: a file of other settings is stale."""
+    return repr((SETTINGS, SEED, K_VALUES))
+
+
+def write_trained(path=TRAINED):
+    """Train the networks of :data:`K_VALUES` and :data:`KINDS` and save them to ``path``."""
+    arrays = {f"{kind}/{k}/{key}": value for kind in KINDS for k in K_VALUES
+              for key, value in train_autoencoder(k, kind).items()}
+    np.savez_compressed(path, recipe=np.array(_recipe()), **arrays)
+
+
+@functools.cache
+def _shipped():
+    """The arrays of :data:`TRAINED`, or {} if the file is missing or trained otherwise."""
+    try:
+        with np.load(TRAINED) as found:
+            arrays = dict(found)
+    except OSError:
+        return {}
+    return arrays if str(arrays.pop("recipe", "")) == _recipe() else {}
+
+
+def trained_params(k, kind):
+    """The course's network ``kind`` at code size k, trained: from :data:`TRAINED`, or trained now.
+
+    Returns a fresh dict of ``W1, b1, …`` (read from the file when it holds this
+    network with today's :data:`SETTINGS`, else :func:`train_autoencoder`'s).
+    """
+    prefix = f"{kind}/{k}/"
+    found = {key[len(prefix):]: value.copy() for key, value in _shipped().items()
+             if key.startswith(prefix)}
+    return found or train_autoencoder(k, kind)
+
+
 @functools.lru_cache(maxsize=32)
 def _reference_network(k, kind):
-    return _network_panels(train_autoencoder(k, kind), kind, k)
+    return _network_panels(trained_params(k, kind), kind, k)
 
 
 def pca_panels(k, student=None, _memo=None):
@@ -222,58 +263,54 @@ def _shape(name, what, array, expected):
     return array
 
 
-#: the student's networks, by (function, k, kind): trained once per kernel
-_STUDENT_RUNS: dict = {}
+#: what checking the student's loss on each network found, by (function, k, kind)
+_STUDENT_CHECKS: dict = {}
 
 
 def autoencoder_panels(k, kind, student=None):
-    """The network ``kind`` at k, trained with the student's loss if given: ``(panels, notes)``.
+    """The course's network ``kind`` at k: ``(panels, notes)``; None while grading.
 
-    As :func:`pca_panels`; None while grading, where no network is trained.
+    The panels are as :func:`pca_panels`'. With the student's
+    ``autoencoder_loss_and_grads``, a note says where it differs from the reference on
+    this network (or that it is missing, or the reference).
     """
     if student_only():
         return None, []
+    panels = _reference_network(k, kind)
     if student is None:
-        return _reference_network(k, kind), []
+        return panels, []
     fn = student.get(_LOSS)
     if fn is None:
-        return _reference_network(k, kind), [say(_LOSS, NOT_DEFINED)]
+        return panels, [say(_LOSS, NOT_DEFINED)]
     if fn is ref.autoencoder_loss_and_grads:
-        return _reference_network(k, kind), [f"{_LOSS}: the reference (yours does not pass "
-                                             "its checks yet)"]
+        return panels, [f"{_LOSS}: the reference (yours does not pass its checks yet)"]
     key = (fn, k, kind)
-    if key not in _STUDENT_RUNS:
-        if len(_STUDENT_RUNS) > 64:  # a notebook that redefines it again and again
-            _STUDENT_RUNS.clear()
-        _STUDENT_RUNS[key] = call_student(_LOSS, _students_network, fn, k, kind)
-    panels, note = _STUDENT_RUNS[key]
-    if note:
-        return _reference_network(k, kind), [note]
-    return panels, []
+    if key not in _STUDENT_CHECKS:
+        if len(_STUDENT_CHECKS) > 64:  # a notebook that redefines it again and again
+            _STUDENT_CHECKS.clear()
+        _STUDENT_CHECKS[key] = call_student(_LOSS, _check_students_loss, fn, k, kind)
+    _, note = _STUDENT_CHECKS[key]
+    return panels, [note] if note else []
 
 
-def _students_network(fn, k, kind):
+def _check_students_loss(fn, k, kind):
+    """The student's loss and gradients against the reference's, at the first and the trained weights."""
     guarded = guard(_LOSS, fn)
-
-    def checked(params, X, activation):
-        return checked_gradients(_LOSS, params, *guarded(params, X, activation))
-
-    # one step first, against the reference's: a wrong gradient trains a network too
     hidden, activation, *_ = SETTINGS[kind]
     start = ref.Autoencoder(D, k, hidden, activation or "tanh", linear=activation is None,
                             seed=SEED).params
     X = digits()[0][:64]
-    loss, grads = checked({key: value.copy() for key, value in start.items()}, X.copy(),
-                          activation)
-    right, right_grads = ref.autoencoder_loss_and_grads(start, X, activation)
-    apart = [key for key in right_grads
-             if not np.allclose(grads[key], right_grads[key], rtol=1e-6, atol=1e-10)]
-    if not np.isclose(loss, right, rtol=1e-9) or apart:
-        what = f"the gradient of {apart[0]}" if apart else "the loss"
-        raise StudentError(say(_LOSS, f"differs from the reference in {what} "
-                                      f"({'linear' if activation is None else activation} "
-                                      "network)"))
-    return _network_panels(train_autoencoder(k, kind, checked), kind, k)
+    for params in (start, trained_params(k, kind)):
+        loss, grads = checked_gradients(_LOSS, params, *guarded(
+            {key: value.copy() for key, value in params.items()}, X.copy(), activation))
+        right, right_grads = ref.autoencoder_loss_and_grads(params, X, activation)
+        apart = [key for key in right_grads
+                 if not np.allclose(grads[key], right_grads[key], rtol=1e-6, atol=1e-10)]
+        if not np.isclose(loss, right, rtol=1e-9) or apart:
+            what = f"the gradient of {apart[0]}" if apart else "the loss"
+            raise StudentError(say(_LOSS, f"differs from the reference in {what} "
+                                          f"({'linear' if activation is None else activation} "
+                                          "network)"))
 
 
 def _mosaic(rows):
@@ -304,7 +341,7 @@ def plot_autoencoders(k=2, which="training", student=None, _memo=None) -> Figure
         The digits of the maps and of the strip.
     student : mapping of str -> callable, optional
         Your ``pca_fit``, ``pca_transform``, ``pca_reconstruct`` (they compute PCA's
-        panels) and ``autoencoder_loss_and_grads`` (it trains both networks);
+        panels) and ``autoencoder_loss_and_grads`` (checked on each network);
         ``globals()`` works. What is missing, unfinished or failing is noted on the
         figure, and the reference drawn instead. None draws the references.
 
@@ -323,8 +360,8 @@ def plot_autoencoders(k=2, which="training", student=None, _memo=None) -> Figure
     ax_notes.axis("off")
     notes = []
     if student_only():
-        notes.append("autoencoders not trained while grading: their network, Adam and the "
-                     "training loop are the course's, not yours")
+        notes.append("autoencoders not drawn while grading: they are the course's networks, "
+                     "not yours")
 
     # every (method, k) the figure needs: the maps' k, the slider's k, and the curves' ks
     panels = {}
@@ -337,9 +374,9 @@ def plot_autoencoders(k=2, which="training", student=None, _memo=None) -> Figure
             panels[kind, k_] = found
             notes += said
     methods = ("pca", *KINDS)
+    # the networks are the course's, whoever's loss was checked on them
     yours = {"pca": student is not None and not any("pca" in n for n in notes),
-             **{kind: student is not None and not any(_LOSS in n for n in notes)
-                for kind in KINDS}}
+             **dict.fromkeys(KINDS, False)}
 
     def name(method):
         return _NAMES[method] + (" (yours)" if yours[method] else "")
@@ -450,3 +487,8 @@ def autoencoder_explorer(student: Mapping | None = None, k=2, which="training"):
     rows = [w.HBox([ks, sets])]
     return live_dashboard("PCA and autoencoders on the digits", rows, draw,
                           controls=(ks, sets), dpi=_DPI, max_width="1100px")
+
+
+if __name__ == "__main__":  # python -m course_lib.widgets.autoencoders: after a change to SETTINGS
+    write_trained()
+    print(f"wrote {TRAINED}")
