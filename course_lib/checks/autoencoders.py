@@ -95,9 +95,13 @@ def _eigh_fit(*, ascending=False, as_rows=False):
     return pca_fit
 
 
-def _fit_case(label, n, d, k, loc=0.0):
-    """A case of pca_fit: n samples of d features with unequal spreads, centred at loc."""
+def _fit_case(label, n, d, k, loc=0.0, transposed=False):
+    """A case of pca_fit: n samples of d features with unequal spreads, centred at loc;
+    ``transposed``: X given as a transpose, not contiguous in memory. (n centred samples span
+    n - 1 dimensions: k < n, or the last components are any directions of the rest.)"""
     def draw(rng):
+        if transposed:
+            return (rng.normal(loc, 1.0, size=(d, n)) * np.linspace(3.0, 0.5, d)[:, None]).T, k
         return rng.normal(loc, 1.0, size=(n, d)) * np.linspace(3.0, 0.5, d), k
     return drawn_case("pca_fit", label, draw)
 
@@ -114,10 +118,13 @@ _PCA_FIT = Exercise(
         _fit_case("8 samples of 4 features, k = 3", 8, 4, 3),
         Case("integer pixels 0..16, k = 1",
              (np.array([[0, 16, 3], [8, 4, 3], [16, 0, 5], [4, 12, 1], [2, 9, 9]]), 1)),
+        _fit_case("5 samples of 7 features (N < D: Vt has 5 rows), k = 4, X given as a "
+                  "transpose (not contiguous)", 5, 7, 4, transposed=True),
+        _fit_case("10 samples of 3 features, k = 3 = D", 10, 3, 3, loc=-1.0),
     ),
     hidden=(
         _fit_case("30 samples of 6 features, k = 4", 30, 6, 4, loc=-3.0),
-        _fit_case("4 samples of 6 features (N < D), k = 4 = min(N, D)", 4, 6, 4),
+        _fit_case("4 samples of 6 features (N < D), k = 3", 4, 6, 3),
         _fit_case("12 samples of 3 features, k = 3 = D", 12, 3, 3, loc=2.0),
     ),
     hints=(
@@ -161,10 +168,12 @@ def _orthonormal_rows(rng, k, d):
     return np.linalg.qr(rng.normal(size=(d, k)))[0].T  # (k, d), orthonormal rows
 
 
-def _transform_case(label, n, d, k, loc=10.0):
+def _transform_case(label, n, d, k, loc=10.0, transposed=False):
+    """``transposed``: X given as a transpose, not contiguous in memory."""
     def draw(rng):
         mean = rng.normal(loc, 1.0, size=d)
-        return mean + rng.normal(size=(n, d)) * 2.0, mean, _orthonormal_rows(rng, k, d)
+        spread = rng.normal(size=(d, n)).T if transposed else rng.normal(size=(n, d))
+        return mean + spread * 2.0, mean, _orthonormal_rows(rng, k, d)
     return drawn_case("pca_transform", label, draw)
 
 
@@ -182,6 +191,9 @@ _PCA_TRANSFORM = Exercise(
         _transform_case("5 samples of 4 features, k = D = 4 (a rotation)", 5, 4, 4, loc=-2.0),
         Case("integer X", (np.array([[1, 2, 3], [4, 5, 6]]), np.array([1.0, 2.0, 3.0]),
                            np.array([[0.6, 0.0, 0.8], [0.0, 1.0, 0.0]]))),
+        _transform_case("one sample (N = 1), k = 1 in 3 features", 1, 3, 1),
+        _transform_case("X given as a transpose (not contiguous), 5 samples of 4 features, "
+                        "k = 2", 5, 4, 2, transposed=True),
     ),
     hidden=(
         _transform_case("20 samples of 6 features, k = 3", 20, 6, 3, loc=5.0),
@@ -220,6 +232,9 @@ _PCA_RECONSTRUCT = Exercise(
         _reconstruct_case("6 coordinates of k = 2 in 5 features around 10", 6, 5, 2),
         _reconstruct_case("k = 1 in 3 features", 4, 3, 1),
         _round_trip(),
+        _reconstruct_case("one sample (N = 1), k = 1 in 3 features", 1, 3, 1),
+        Case("integer Z and mean, components two rows of the identity",
+             (np.array([[1, 2], [3, -4]]), np.array([1, 0, 2]), np.array([[1, 0, 0], [0, 0, 1]]))),
     ),
     hidden=(
         _reconstruct_case("10 samples, k = 3 in 7 features", 10, 7, 3, loc=-4.0),
@@ -385,9 +400,11 @@ def _ae_variant(*, per_sample=False, grad_factor=1.0, grad_over_n=False,
     return autoencoder_loss_and_grads
 
 
-def _ae_case(label, sizes, n, activation="tanh"):
+def _ae_case(label, sizes, n, activation="tanh", transposed=False):
+    """``transposed``: X given as a transpose, not contiguous in memory."""
     def draw(rng):
-        return _net(rng, sizes), rng.normal(size=(n, sizes[0]))
+        X = rng.normal(size=(sizes[0], n)).T if transposed else rng.normal(size=(n, sizes[0]))
+        return _net(rng, sizes), X
     return drawn_case("autoencoder_loss_and_grads", label, draw, {"activation": activation})
 
 
@@ -403,6 +420,11 @@ _AUTOENCODER_LOSS = Exercise(
                  "and f')", (5, 2, 5), 6, activation=None),
         _ae_case("one code unit, a 4-3-1-3-4 ELU autoencoder, N = 3", (4, 3, 1, 3, 4), 3,
                  activation="elu"),
+        _ae_case("one sample (N = 1), X given as a transpose (not contiguous), a 4-3-2-3-4 "
+                 "sigmoid autoencoder", (4, 3, 2, 3, 4), 1, activation="sigmoid", transposed=True),
+        _ae_case("twelve layers, 6-5-5-4-4-3-2-3-4-4-5-5-6 tanh, N = 3: W1 .. W12 in number "
+                 "order (sorted as strings, W10 would come before W2)",
+                 (6, 5, 5, 4, 4, 3, 2, 3, 4, 4, 5, 5, 6), 3),
     ),
     hidden=(
         _ae_case("one sample (N = 1), a 5-4-2-4-5 sigmoid autoencoder", (5, 4, 2, 4, 5), 1,

@@ -56,11 +56,14 @@ def _pair(result, name, parts):
 # ---------------------------------------------------------------- standardize
 
 
-def _std_case(label, n, m, d, extra=None):
-    """A case of standardize: X_train (n, d) and X_test (m, d) of different means and scales."""
+def _std_case(label, n, m, d, extra=None, transposed=False):
+    """A case of standardize: X_train (n, d) and X_test (m, d) of different means and scales;
+    ``transposed``: each given as a transpose, not contiguous in memory."""
     def draw(rng):
-        X_train = rng.normal(2.0, 3.0, size=(n, d))
-        X_test = rng.normal(5.0, 1.0, size=(m, d))
+        if transposed:
+            X_train, X_test = rng.normal(2.0, 3.0, size=(d, n)).T, rng.normal(5.0, 1.0, size=(d, m)).T
+        else:
+            X_train, X_test = rng.normal(2.0, 3.0, size=(n, d)), rng.normal(5.0, 1.0, size=(m, d))
         if extra:
             extra(X_train, X_test)
         return X_train, X_test
@@ -116,6 +119,10 @@ _STANDARDIZE = Exercise(
                   "1e-17, not 0", 7, 2, 3, _constant_tenths),
         Case("integer pixels 0..16, one test sample",
              (np.array([[0, 16, 3], [8, 4, 3], [16, 0, 5], [4, 12, 1]]), np.array([[2, 2, 2]]))),
+        _std_case("X_train and X_test given as transposes (not contiguous in memory)", 5, 3, 4,
+                  transposed=True),
+        Case("one training sample of 2 features: each is constant, so only centred",
+             (np.array([[4.0, -1.0]]), np.array([[5.0, 0.0], [4.0, -3.0]]))),
     ),
     hidden=(
         _std_case("40 training and 10 test samples of 5 features", 40, 10, 5),
@@ -243,6 +250,10 @@ _DROPOUT_FORWARD = Exercise(
                       0.5, 4, train=False),
         _dropout_case("p_drop = 0: nothing dropped", (2, 3), 0.0, 5),
         Case("integer X", (np.array([[1, 2, 3], [4, 5, 6]]), 0.3, Seeded(6))),
+        _dropout_case("a 3-D X of shape (2, 2, 3), p_drop = 0.4, draw for draw", (2, 2, 3), 0.4,
+                      14),
+        drawn_case("dropout_forward", "X given as a transpose (not contiguous), p_drop = 0.3",
+                   lambda rng: (rng.normal(size=(5, 3)).T, 0.3, Seeded(15))),
         Case("p_drop = 1 (everything dropped, 1 / (1 - p) undefined) must raise ValueError",
              (np.ones((2, 2)), 1.0, Seeded(7)), raises=ValueError),
         Case("p_drop = -0.1 is not a probability: must raise ValueError",
@@ -313,6 +324,7 @@ _DROPOUT_BACKWARD = Exercise(
         drawn_case("dropout_backward", "mask None (eval mode): the gradient passes unchanged",
                    lambda rng: (rng.normal(size=(2, 3)), None)),
         Case("integer dout", (np.array([[1, -2], [3, 4]]), np.array([[0.0, 2.0], [2.0, 2.0]]))),
+        _backward_case("a 3-D dout of shape (3, 2, 2), p_drop = 0.4", (3, 2, 2), 0.4),
     ),
     hidden=(
         _backward_case("a 3-D dout of shape (2, 3, 4), p_drop = 0.7", (2, 3, 4), 0.7),
@@ -333,9 +345,11 @@ _DROPOUT_BACKWARD = Exercise(
 # ---------------------------------------------------------------- regularized_loss_and_grads
 
 
-def _loss_case(label, sizes, n, **options):
+def _loss_case(label, sizes, n, transposed=False, **options):
+    """``transposed``: X given as a transpose, not contiguous in memory."""
     def draw(rng):
-        return _net(rng, sizes), rng.normal(size=(n, sizes[0])), rng.integers(0, sizes[-1], n)
+        X = rng.normal(size=(sizes[0], n)).T if transposed else rng.normal(size=(n, sizes[0]))
+        return _net(rng, sizes), X, rng.integers(0, sizes[-1], n)
     return drawn_case("regularized_loss_and_grads", label, draw, options)
 
 
@@ -446,13 +460,21 @@ _REGULARIZED = Exercise(
                    (6, 5, 4, 3), 4, p_drop=0.5, rng=Seeded(0)),
         _loss_case("tanh, lam = 0.2, p_drop = 0.3, np.random.default_rng(1)", (5, 6, 4, 3), 4,
                    activation="tanh", lam=0.2, p_drop=0.3, rng=Seeded(1)),
+        _loss_case("one sample (N = 1), X given as a transpose (not contiguous), lam = 0.5",
+                   (3, 4, 2), 1, transposed=True, lam=0.5),
+        _loss_case("a single layer (no hidden layer: no dropout anywhere), lam = 0.3, "
+                   "p_drop = 0.5", (4, 3), 3, lam=0.3, p_drop=0.5, rng=Seeded(3)),
+        _loss_case("twelve layers of sigmoid, W1 .. W12 in number order (sorted as strings, "
+                   "W10 would come before W2), lam = 0.01, p_drop = 0.2",
+                   (4, *[3] * 11, 2), 5, activation="sigmoid", lam=0.01, p_drop=0.2,
+                   rng=Seeded(4)),
     ),
     hidden=(
         _loss_case("one sample (N = 1), lam = 0.5", (4, 3, 2), 1, lam=0.5),
         _loss_case("sigmoid, 4 layers, lam = 0.01, p_drop = 0.2", (5, 4, 4, 3, 2), 6,
                    activation="sigmoid", lam=0.01, p_drop=0.2, rng=Seeded(2)),
-        _loss_case("a single layer (no hidden layer: no dropout anywhere), p_drop = 0.5",
-                   (4, 3), 3, lam=0.3, p_drop=0.5, rng=Seeded(3)),
+        _loss_case("a single layer of 6 -> 4, p_drop = 0.3", (6, 4), 5, lam=0.1, p_drop=0.3,
+                   rng=Seeded(5)),
     ),
     hints=(
         Hint(_regularized_variant(decay_biases=True),
@@ -690,6 +712,7 @@ _SAMPLE_LOG_UNIFORM = Exercise(
         _sampler_case("5 samples between 1e-4 and 1e-1, draw for draw", 1e-4, 1e-1, 5, 1),
         _sampler_case("size (2, 3) between 0.01 and 10", 0.01, 10.0, (2, 3), 2),
         _sampler_case("size None: one number between 1e-5 and 1e-2", 1e-5, 1e-2, None, 3),
+        _sampler_case("low = high = 3: always 3", 3.0, 3.0, 2, 7),
     ),
     hidden=(
         _sampler_case("20 000 samples between 1e-6 and 1: a sixth in each decade", 1e-6, 1.0,
@@ -810,6 +833,8 @@ _RANDOM_SEARCH = Exercise(
         Case("every score equal: the trials keep the order they were drawn in",
              (_FLAT, _SPACE_CHOICES, 5, Seeded(2))),
         Case("n_trials = 0: an empty list", (_PEAK, _SPACE, 0, Seeded(3))),
+        Case("one trial, width ('int', 2, 2) always 2",
+             (_PEAK, {"lr": ("log", 1e-4, 1e-1), "width": ("int", 2, 2)}, 1, Seeded(6))),
     ),
     hidden=(
         Case("20 trials, width ('int', 3, 3) always 3", (_PEAK, {"lr": ("log", 1e-3, 1.0),
