@@ -1,9 +1,9 @@
 """The exercises of notebook 01: the activation functions and their derivatives.
 
 Everything the text teaches is in the visible cases, so that a pass in the test cell is a pass
-of what the grader checks: +-1000 (the stable formulas), integer inputs, ELU's alpha and its
-value at 0, softmax's axis and keepdims. The hidden cases add only other sizes; the grader
-adds fresh random numbers for the visible ones.
+of what the grader checks: +-1000 (the stable formulas), integer inputs, 3-D and empty arrays,
+ELU's alpha and its value at 0, softmax's axis and keepdims, one sample. The hidden cases add
+only other sizes; the grader adds fresh random numbers for the visible ones.
 """
 
 from __future__ import annotations
@@ -38,10 +38,12 @@ def _random_case(name, label, std, shape, kwargs=None):
     return Case(label, (case_rng(name, label).normal(0.0, std, size=shape),), kwargs or {})
 
 
-def _elementwise(name, hints=(), *, stable=True, integers=True, extreme_kwargs=None,
-                 extra_visible=(), extra_hidden=()):
-    """An elementwise exercise. ``stable``: the text teaches a formula that must survive +-1000,
-    so the extreme inputs are visible; ``integers``: an integer x must give float64."""
+def _elementwise(name, hints=(), *, integers=True, extreme_kwargs=None, extra_visible=(),
+                 extra_hidden=()):
+    """An elementwise exercise. Every one sees +-1000 (the stable formulas; ReLU's too, so
+    that no kind of input appears first in the hidden cases), a 3-D array (a loop over rows
+    and columns only handles 2-D) and an empty one (np.vectorize refuses size 0) in its
+    visible cases; ``integers``: an integer x must give float64."""
     extreme = Case("extreme inputs from -1000 to 1000"
                    + "".join(f", {k} = {v:g}" for k, v in (extreme_kwargs or {}).items()),
                    (_EXTREME,), extreme_kwargs or {})
@@ -51,14 +53,15 @@ def _elementwise(name, hints=(), *, stable=True, integers=True, extreme_kwargs=N
         visible=(
             Case("a mix of negative, zero and positive values", (_MIXED,)),
             _random_case(name, "a 2-D batch of shape (3, 4)", 3.0, (3, 4)),
-            *((extreme,) if stable else ()),
+            extreme,
             *((Case("integer inputs", (_INTEGERS,)),) if integers else ()),
             *extra_visible,
+            _random_case(name, "a 3-D array of shape (2, 2, 3)", 3.0, (2, 2, 3)),
+            Case("an empty batch of shape (0, 4)", (np.zeros((0, 4)),)),
         ),
         hidden=(
             _random_case(name, "a random 3-D array of shape (2, 3, 4)", 5.0, (2, 3, 4)),
             Case("an empty array", (_EMPTY,)),
-            *(() if stable else (extreme,)),
             *extra_hidden,
         ),
         hints=tuple(Hint(w, m) for w, m in hints),
@@ -122,14 +125,15 @@ def _softmax_hints():
 
 
 EXERCISES = {
-    # ReLU has no formula that +-1000 breaks, and np.maximum(x, 0) keeps an integer x's values
-    # exact: no mistake to catch there, so the extreme inputs stay hidden and no integers
-    "relu": _elementwise("relu", stable=False, integers=False, hints=[
+    # ReLU has no formula that +-1000 breaks, but its hidden cases have them, so the visible
+    # ones do too. np.maximum(x, 0) keeps an integer x's values exact: no mistake to catch
+    # there, so no integers (the hidden cases have none either)
+    "relu": _elementwise("relu", integers=False, hints=[
         (lambda x: x, "you returned x unchanged: negative inputs must become 0, as in np.maximum(x, 0)."),
         (np.abs, "you returned |x|: ReLU sets negative inputs to 0, it does not flip their sign."),
         (lambda x: np.minimum(x, 0.0), "you took the minimum; ReLU is max(0, x)."),
     ]),
-    "relu_grad": _elementwise("relu_grad", stable=False, integers=False, hints=[
+    "relu_grad": _elementwise("relu_grad", integers=False, hints=[
         (ref.relu, "you returned relu(x) itself; the derivative is 1 where x > 0 and 0 elsewhere."),
         (lambda x: (x >= 0).astype(float), "at x = 0 the course uses 0 (as frameworks do): test x > 0, not x >= 0."),
     ]),
@@ -235,6 +239,11 @@ EXERCISES = {
                  (_HUGE,)),
             _random_case("softmax", "axis=0: normalise each column", 3.0, (3, 4), {"axis": 0}),
             Case("integer scores", (_INTEGERS,)),
+            # axis=1 of three: neither the first nor the last, so "axis=0 or else the last
+            # one" (or transposing for axis=0) is not enough
+            _random_case("softmax", "a 3-D array of shape (2, 3, 2) along axis=1 (neither the "
+                         "first axis nor the last)", 3.0, (2, 3, 2), {"axis": 1}),
+            _random_case("softmax", "a batch of one sample, shape (1, 3)", 3.0, (1, 3)),
         ),
         hidden=(
             Case("huge equal scores [1000, 1000, 1000]", (np.array([1000.0, 1000.0, 1000.0]),)),
