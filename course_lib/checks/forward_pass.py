@@ -125,6 +125,11 @@ def _init_case(label, n_in, n_out, seed, used=0):
 _INIT_CASES_VISIBLE = (
     _init_case("a layer with 5 inputs and 3 units", 5, 3, 0),
     _init_case("the first layer of the digits network: 64 inputs, 128 units", 64, 128, 1),
+    # the hidden cases have a generator that has drawn before, so the visible ones do too
+    # (one made inside, default_rng(0), leaves rng as it was: the adapter names that)
+    _init_case("a single input, 3 units, from a generator that has already drawn 5 numbers",
+               1, 3, 8, used=5),
+    _init_case("6 inputs, a single unit", 6, 1, 9),
 )
 _INIT_CASES_HIDDEN = (
     _init_case("a layer with 3 inputs and 5 units", 3, 5, 2),
@@ -310,6 +315,9 @@ EXERCISES = {
             _dense_case("one sample and one unit: N=1, D=4, H=1", 1, 4, 1),
             _dense_case("X of integer pixel values 0..16, as the digits, given as a transpose "
                         "(not contiguous): N=5, D=3, H=2", 5, 3, 2, pixels=True),
+            _dense_case("a single input feature: N=4, D=1, H=3", 4, 1, 3),
+            # a loop over the samples, np.array([W @ x + b for x in X]), gives shape (0,)
+            _dense_case("an empty batch: N=0 samples, D=4, H=3 (Z has shape (0, 3))", 0, 4, 3),
         ),
         hidden=(
             _dense_case("one sample: N=1, D=6, H=2", 1, 6, 2),
@@ -405,6 +413,10 @@ EXERCISES = {
                       1, [3, 1, 2], "softplus"),
             _mlp_case("X of integer pixel values 0..16, as the digits, given as a transpose "
                       "(not contiguous): 6 -> 4 -> 3 on N=5", 5, [6, 4, 3], pixels=True),
+            _mlp_case("a single layer 3 -> 2 (no hidden layer: a linear model, no activation "
+                      "anywhere), tanh, N=4", 4, [3, 2], "tanh"),
+            _mlp_case("activation='relu' passed by name, inputs of size about 100: 4 -> 5 -> 3 "
+                      "on N=3", 3, [4, 5, 3], "relu", scale=100.0),
         ),
         hidden=(
             _mlp_case("a single layer 6 -> 2 (no hidden layer: a linear model)", 3, [6, 2],
