@@ -29,6 +29,11 @@ def _mse_case(label, pred_shape, true_shape=None, raises=None):
                       raises=raises)
 
 
+def _mse_transposed(rng):
+    """y_pred and y_true of shape (4, 2), each a transpose: not contiguous in memory."""
+    return rng.normal(size=(2, 4)).T, rng.normal(size=(2, 4)).T
+
+
 _MSE_VISIBLE = (
     Case("three predictions against three targets", _MSE_HAND),
     _mse_case("a batch of 4 samples with 3 outputs each (average over all 12 numbers)", (4, 3)),
@@ -36,6 +41,15 @@ _MSE_VISIBLE = (
          (np.array([[3, 0], [1, 2]]), np.array([[1, 0], [2, 2]]))),
     _mse_case(f"y_pred of shape (4,) against y_true of shape (4, 1): {_MISMATCH}",
               (4,), (4, 1), raises=ValueError),
+    _mse_case("a 3-D array of shape (2, 2, 3) (average over all 12 numbers)", (2, 2, 3)),
+    _mse_case("one column of shape (3, 1) against the same shape (the gradient keeps it)",
+              (3, 1)),
+    Case("a single number each, shape (1,)", (np.array([-1.5]), np.array([0.5]))),
+    drawn_case("mse", "y_pred and y_true of shape (4, 2), each given as a transpose (not "
+               "contiguous)", _mse_transposed),
+    # as many dimensions, but not the same shape: a check of ndim alone lets it broadcast
+    _mse_case(f"y_pred of shape (3,) against y_true of shape (1,): {_MISMATCH} (a check of "
+              "ndim alone is not enough)", (3,), (1,), raises=ValueError),
 )
 _MSE_HIDDEN = (
     _mse_case("a random 3-D array of shape (2, 3, 4)", (2, 3, 4)),
@@ -111,11 +125,16 @@ def _mse_grad_hints():
 _CE_HAND = (np.array([np.log([1.0, 2.0, 5.0]), [1.0, 1.0, 1.0]]), np.array([2, 1]))
 
 
-def _ce_case(label, std, labels):
-    """A case of the three cross-entropy exercises: random logits for these labels."""
-    shape = (len(labels), int(max(labels)) + 1)
-    return drawn_case("cross_entropy", label,
-                      lambda rng: (rng.normal(0.0, std, size=shape), np.array(labels)))
+def _ce_case(label, std, labels, n_classes=None, transposed=False):
+    """A case of the three cross-entropy exercises: random logits for these labels;
+    ``transposed``: the logits given as a transpose, not contiguous in memory."""
+    n, c = len(labels), n_classes or int(max(labels)) + 1
+
+    def draw(rng):
+        logits = rng.normal(0.0, std, size=(c, n)).T if transposed else \
+            rng.normal(0.0, std, size=(n, c))
+        return logits, np.array(labels)
+    return drawn_case("cross_entropy", label, draw)
 
 
 _CE_VISIBLE = (
@@ -133,6 +152,9 @@ _CE_VISIBLE = (
     Case("rows on very different scales (around +1000 and around -1000)",
          (np.array([[1000.0, 999.0, 998.0], [-1000.0, -999.0, -998.0]]), np.array([2, 0]))),
     Case("integer logits", (np.array([[2, 0, -1], [0, 3, 1], [1, 1, 1]]), np.array([0, 2, 1]))),
+    _ce_case("one sample (N = 1) of 4 classes", 2.0, [1], n_classes=4),
+    _ce_case("two classes, 5 samples, the logits given as a transpose (not contiguous)", 2.0,
+             [1, 0, 0, 1, 1], transposed=True),
 )
 _CE_HIDDEN = (
     Case("a confident right answer (the loss is about 0)",
@@ -278,6 +300,9 @@ _L2_VISIBLE = (
     _l2_case("weights only, no biases, 3 layers, lam = 2", (4, 6, 5, 3), 2.0,
              keys=("W1", "W2", "W3")),
     Case("integer weights, lam = 1", ({"W1": np.array([[1, -2], [3, 0]]), "b1": np.array([4, 4])}, 1.0)),
+    # sorted as strings the keys run W1, W10, W11, W12, W2, ..., b9: the last is not b12
+    _l2_case("twelve layers, W1 .. W12 (as strings, 'W10' sorts before 'W2' and 'b9' comes "
+             "last), lam = 0.05", (2,) * 13, 0.05),
 )
 _L2_HIDDEN = (
     _l2_case("lam = 0 (no penalty)", (5, 3, 2), 0.0),
@@ -324,6 +349,11 @@ def _l2_hints():
                                                 for v in list(params.values())[::2]),
              "you took every other value of params, as if the keys always came in the order "
              "W1, b1, W2, b2, ...; pick the weights by their keys (key.startswith('W'))."),
+        Hint(lambda params, lam: 0.5 * lam * _sq(params, [f"W{i}" for i in range(
+                 1, int(sorted(params)[-1][1:]) + 1)]),
+             "you counted the layers from the last key in sorted order; keys sort as strings, "
+             "letter by letter, so past nine layers the last one is 'b9' (and 'W10' comes "
+             "before 'W2'). Loop over the keys instead and keep those that start with W."),
     )
 
 
