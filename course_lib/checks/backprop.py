@@ -46,13 +46,20 @@ def _params(rng, sizes):
     return params
 
 
-def _backward_case(label, sizes, n, activation, kwargs=None):
-    """A case of mlp_backward: (dlogits, caches) of a random network, as mlp_forward gives them."""
+def _backward_case(label, sizes, n, activation, kwargs=None, transposed=False):
+    """A case of mlp_backward: (dlogits, caches) of a random network, as mlp_forward gives them;
+    ``transposed``: X (in the first cache) and dlogits given as transposes, not contiguous."""
     def draw(rng):
         params = _params(rng, sizes)
-        X = rng.normal(0.0, 1.0, size=(n, sizes[0]))
+        if transposed:
+            X = rng.normal(0.0, 1.0, size=(sizes[0], n)).T
+        else:
+            X = rng.normal(0.0, 1.0, size=(n, sizes[0]))
         _, caches = network.mlp_forward(X, params, activation)
-        dlogits = rng.normal(0.0, 1.0, size=(n, sizes[-1]))
+        if transposed:
+            dlogits = rng.normal(0.0, 1.0, size=(sizes[-1], n)).T
+        else:
+            dlogits = rng.normal(0.0, 1.0, size=(n, sizes[-1]))
         return dlogits, caches
     return drawn_case("mlp_backward", label, draw, kwargs)
 
@@ -128,6 +135,8 @@ _DENSE = Exercise(
         drawn_case("dense_backward", "X in the cache of integer pixel values 0..16, as the "
                    "digits, and dZ given as a transpose (not contiguous): N=5, D=3, H=2",
                    _dense_pixels),
+        _dense_case("a square W (H = D = 3), where a transposed W still has the right shape, "
+                    "inputs of size about 100, N=4", 4, 3, 3, scale=100.0),
     ),
     hidden=(
         _dense_case("a single sample (N=1), D=3, H=2", 1, 3, 2),
@@ -162,6 +171,7 @@ _DENSE = Exercise(
 _Z_MIXED = np.array([[-2.0, -0.5, 0.0], [0.5, 2.0, -1.0], [0.0, 3.0, -3.0], [1.5, -0.1, 0.1]])
 _Z_EXTREME = np.array([[-1000.0, -710.0, -40.0, 0.0, 40.0, 710.0, 1000.0]])
 _DH_EXTREME = np.array([[0.5, -1.0, 2.0, 1.5, -0.5, 1.0, 3.0]])  # not all 1: dH * f' != f'
+_DH_EXTREME_2 = np.array([[-1.5, 2.0, 0.25, -0.5, 1.0, -2.0, 0.75]])
 
 
 def _act_case(label, shape, activation=None, Z=None):
@@ -210,6 +220,15 @@ _ACTIVATION = Exercise(
         _act_case("sigmoid on a (4, 3) batch", (4, 3), "sigmoid", Z=_Z_MIXED),
         Case("sigmoid with Z from -1000 to 1000", (_DH_EXTREME, _Z_EXTREME),
              {"activation": "sigmoid"}),
+        # every activation of the table, each at +-1000: a slip in one branch of the
+        # student's own derivatives shows here, not first in the hidden cases
+        _act_case("tanh on a (3, 4) batch", (3, 4), "tanh"),
+        _act_case("softplus on a (4, 2) batch", (4, 2), "softplus"),
+        _act_case("elu on a 3-D array of shape (2, 2, 3)", (2, 2, 3), "elu"),
+        *(Case(f"{name} with Z from -1000 to 1000, dH of both signs",
+               (_DH_EXTREME_2, _Z_EXTREME), {"activation": name})
+          for name in ("tanh", "softplus", "elu")),
+        Case("relu on an empty batch of shape (0, 4)", (np.zeros((0, 4)), np.zeros((0, 4)))),
     ),
     hidden=(
         _act_case("tanh on a (2, 5) batch", (2, 5), "tanh"),
@@ -295,6 +314,17 @@ _MLP = Exercise(
                        [5, 4, 3], 6, "relu"),
         _backward_case("a tanh network 3 -> 6 -> 4 -> 2 on N=5 samples",
                        [3, 6, 4, 2], 5, "tanh", {"activation": "tanh"}),
+        _backward_case("a single linear layer 3 -> 2 (no hidden layer, so no activation "
+                       "derivative) on N=3 samples", [3, 2], 3, "tanh", {"activation": "tanh"}),
+        _backward_case("one sample (N=1), a softplus network 4 -> 3 -> 2",
+                       [4, 3, 2], 1, "softplus", {"activation": "softplus"}),
+        _backward_case("X and dlogits given as transposes (not contiguous), an ELU network "
+                       "3 -> 4 -> 2 on N=5 samples", [3, 4, 2], 5, "elu", {"activation": "elu"},
+                       transposed=True),
+        _backward_case("twelve sigmoid layers of width 3, 4 -> 3 -> ... -> 3 -> 2 on N=4 "
+                       "samples: grads keyed W1, b1, ..., W12, b12 in number order (sorted as "
+                       "strings, W10 would come before W2)", [4, *[3] * 11, 2], 4, "sigmoid",
+                       {"activation": "sigmoid"}),
     ),
     hidden=(
         _backward_case("a single linear layer 4 -> 3 (no hidden layer) on N=2 samples",
@@ -512,6 +542,9 @@ _NUMERICAL = Exercise(
              "come back exactly as it was", (_RaisesOnCall(3), _UNROUNDABLE.copy())),
         _ng_case("x given as a transpose, shape (3, 2): not contiguous in memory, so "
                  "x.reshape(-1) and x.ravel() are copies", _SIN, (2, 3), transposed=True),
+        _ng_case("a 3-D x of shape (2, 2, 3): every index, in every dimension", _CUBIC,
+                 (2, 2, 3)),
+        Case("one number, x of shape (1,)", (_SIN, np.array([0.75]))),
     ),
     hidden=(
         _ng_case("h = 0.5, a 2-D x", _CUBIC, (3, 2), {"h": 0.5}),
@@ -608,10 +641,15 @@ def _re_at_least_eps(a, b):
     return np.linalg.norm(a - b) / max(1e-8, np.linalg.norm(a) + np.linalg.norm(b))
 
 
+def _re_at_least_tiny_eps(a, b):
+    return np.linalg.norm(a - b) / max(1e-12, np.linalg.norm(a) + np.linalg.norm(b))
+
+
 _EPS_HINT = ("you kept the denominator away from 0 with a fixed eps (+ 1e-8, or max(1e-8, "
-             "...)): for gradients as small as 1e-9 the eps outweighs them and the error comes "
-             "out too small. The error must not change when a and b are scaled alike: "
-             "return 0.0 when both norms are 0, and divide by ||a|| + ||b|| otherwise.")
+             "...), or any other fixed number): for gradients as small as 1e-9, or 1e-30, the "
+             "eps outweighs them and the error comes out too small. The error must not change "
+             "when a and b are scaled alike: return 0.0 when both norms are 0, and divide by "
+             "||a|| + ||b|| otherwise.")
 
 
 _RELATIVE = Exercise(
@@ -625,6 +663,11 @@ _RELATIVE = Exercise(
                  "(4, 5) arrays times 1e-9", (4, 5), scale=1e-9, larger_first=True),
         Case("integer arrays, the first given as a transpose (not contiguous)",
              (np.array([[3, 0], [1, -2], [4, 2]]).T, np.array([[3, 1, 5], [0, -2, 2]]))),
+        _re_case("3-D arrays of shape (2, 2, 3)", (2, 2, 3), near=0.1),
+        # 1e-30: far below any fixed eps, max(1e-12, ...) included, which 1e-9 does not show
+        _re_case("gradients of size 1e-30, far below any fixed eps: nearby (3, 4) arrays "
+                 "times 1e-30", (3, 4), scale=1e-30),
+        Case("one number each, shape (1,)", (np.array([-3.0]), np.array([-2.0]))),
     ),
     hidden=(
         Case("two zero arrays of another shape", (np.zeros(3), np.zeros(3))),
@@ -651,6 +694,7 @@ _RELATIVE = Exercise(
              "use Euclidean norms (np.linalg.norm), not sums of absolute values."),
         Hint(_re_plus_eps, _EPS_HINT),
         Hint(_re_at_least_eps, _EPS_HINT),
+        Hint(_re_at_least_tiny_eps, _EPS_HINT),
     ),
 )
 
@@ -714,6 +758,10 @@ _GRADIENT_CHECK = Exercise(
         _network_case("a tanh network 3 -> 4 -> 2 on N=5 samples with a large step, h = 0.1, "
                       "so that the O(h^2) error of central differences shows",
                       [3, 4, 2], 5, {"activation": "tanh", "h": 0.1}),
+        _network_case(f"a single linear layer 4 -> 3 (no hidden layer) on N=3 samples, "
+                      f"sigmoid {_NOISE_NOTE}", [4, 3], 3, {"activation": "sigmoid"}),
+        _network_case("three layers (W3, b3 too), a sigmoid network 3 -> 4 -> 3 -> 2 on N=4 "
+                      "samples, h = 0.05", [3, 4, 3, 2], 4, {"activation": "sigmoid", "h": 0.05}),
     ),
     hidden=(
         _network_case("a sigmoid network 4 -> 6 -> 5 -> 3 on N=7 samples, h = 0.05",
