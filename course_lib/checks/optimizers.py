@@ -108,6 +108,12 @@ _GRADIENT_DESCENT = Exercise(
         Case("max_steps = 0: no update at all", (_SQUARE, np.array([0.0]), 0.1),
              {"max_steps": 0}),
         Case("x0 given as a Python list of ints", (_TILTED, [4, -3], 0.5)),
+        # a matrix x: np.linalg.norm(g, 2) is then its largest singular value, not the
+        # square root of the sum of every squared entry that it is for a vector
+        drawn_case("gradient_descent", "x0 of shape (2, 3), lr = 0.3, eps = 1e-2: the norm is "
+                   "over every entry (np.linalg.norm(g), not the matrix 2-norm np.linalg."
+                   "norm(g, 2))", lambda rng: (*_bowl23(rng), 0.3), {"eps": 1e-2}),
+        Case("x0 as an integer NumPy array", (_VALLEY, np.array([3, -1]), 0.1)),
     ),
     hidden=(
         Case("x0 exactly at the minimum: no update, n_steps = 0",
@@ -138,6 +144,11 @@ _GRADIENT_DESCENT = Exercise(
         Hint(lambda grad, x0, lr, eps=1e-6, max_steps=10_000: _gd_plain(
             grad, x0, lr, eps, max_steps, stop=lambda g: np.sum(np.abs(g))),
             "you stopped on the sum of |g|; the rule uses the Euclidean norm np.linalg.norm(g)."),
+        Hint(lambda grad, x0, lr, eps=1e-6, max_steps=10_000: _gd_plain(
+            grad, x0, lr, eps, max_steps, stop=lambda g: np.linalg.norm(g, 2)),
+            "np.linalg.norm(g, 2) of a matrix is its largest singular value (the spectral "
+            "norm), which is the Euclidean norm only for a vector: the rule takes every entry, "
+            "np.linalg.norm(g) = sqrt(sum of g**2), whatever the shape of x."),
     ),
 )
 
@@ -270,6 +281,14 @@ _ITERATE_MINIBATCHES = Exercise(
         # an int seed: each call makes np.random.default_rng(7) afresh, so both epochs agree
         Case("rng given as the int seed 7, X a transposed (non-contiguous) array of shape (6, 4)",
              (np.arange(24.0).reshape(4, 6).T, np.arange(6), 4, 7)),
+        _mb_case("batch_size = 6 larger than N = 4: one batch of everything", (4, 3), None, 6,
+                 Seeded(5)),
+        _mb_case("batch_size = 1: one sample per batch (stochastic gradient descent), N = 3",
+                 (3, 2), None, 1, Seeded(6)),
+        _mb_case("X of shape (5, 2, 2) (little images), y of shape (5,), batch_size = 2",
+                 (5, 2, 2), 3, 2, Seeded(7)),
+        _mb_case("batch_size = 2 dividing N = 6 exactly: three batches, no empty one after them",
+                 (6, 2), None, 2, Seeded(8)),
     ),
     hidden=(
         _mb_case("batch_size = 3 dividing N = 12 exactly, two epochs", (12, 5), 3, 3, Seeded(1)),
@@ -502,6 +521,11 @@ def _variant(base, **flags):
     return type(base.__name__.replace("Variant", ""), (base,), flags)
 
 
+# the keys of a dict in another order: weights are known by their names, not their places
+def _other_order(weight_decay):
+    return (f"the keys in another order (b2, b1, W2, W1), weight_decay={weight_decay} on the "
+            "weights only: know them by name (key.startswith('W')), not by place")
+
 _DECAY_BIASES = ("weight decay applies to the weights W1, W2, ... only: you decayed the "
                  "biases too. Test the key (key.startswith('W')) before adding lam * param.")
 _DECAY_TWO = ("weight decay applies to every weight, W3 too: test the key "
@@ -521,6 +545,8 @@ _GD = Exercise(
          {"lr": 0.1, "weight_decay": 0.5}, None),
         ("a 6 -> 4 -> 3 -> 2 network (W3, b3 too), weight_decay=0.5", _THREE_LAYERS, 2, (),
          {"lr": 0.1, "weight_decay": 0.5}, None),
+        (_other_order(0.5), _TWO_LAYERS, 2, (), {"lr": 0.1, "weight_decay": 0.5},
+         ("b2", "b1", "W2", "W1")),
     ]),
     hidden=_optimizer_cases("GD", [
         ("5 steps of GD(lr=0.01, weight_decay=2.0)", _TWO_LAYERS, 5, (),
@@ -554,6 +580,10 @@ _MOMENTUM = Exercise(
          {"lr": 0.1, "beta": 0.9, "weight_decay": 0.5}, None),
         ("a 6 -> 4 -> 3 -> 2 network (W3, b3 too), weight_decay=0.5", _THREE_LAYERS, 2, (),
          {"lr": 0.1, "beta": 0.9, "weight_decay": 0.5}, None),
+        (_other_order(0.5), _TWO_LAYERS, 2, (), {"lr": 0.1, "beta": 0.5, "weight_decay": 0.5},
+         ("b2", "b1", "W2", "W1")),
+        ("3 steps of Momentum(lr=0.05), the default beta = 0.9", _TWO_LAYERS, 3, (),
+         {"lr": 0.05}, None),
     ]),
     hidden=_optimizer_cases("Momentum", [
         ("beta = 0: exactly gradient descent", _TWO_LAYERS, 3, (), {"lr": 0.1, "beta": 0.0}, None),
@@ -596,6 +626,10 @@ _ADAM = Exercise(
          {"lr": 0.01}, None),
         ("a 6 -> 4 -> 3 -> 2 network (W3, b3 too), weight_decay=0.1", _THREE_LAYERS, 2, (),
          {"lr": 0.01, "weight_decay": 0.1}, None),
+        (_other_order(0.1), _TWO_LAYERS, 2, (), {"lr": 0.01, "weight_decay": 0.1},
+         ("b2", "b1", "W2", "W1")),
+        ("eps = 1e-3 given (use the eps you are given), tiny gradients (about 1e-8) for b1",
+         _TWO_LAYERS, 3, ("b1",), {"lr": 0.01, "eps": 1e-3}, None),
     ]),
     hidden=_optimizer_cases("Adam", [
         ("tiny gradients (about 1e-8) for b1, 5 steps", _TWO_LAYERS, 5, ("b1",),
