@@ -12,9 +12,9 @@ VENV   := .venv
 BIN    := $(CURDIR)/$(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-# Test processes for make test-fast (pytest-xdist, file by file). make test runs in one:
-# in two, its browser and grading tests compete for the 2 cores and a browser wait ran
-# past its limit, for no time saved (972 s against 1140 s).
+# Test processes (pytest-xdist). Each file's tests run in one process, and files that
+# share a fixture built once per session form one group (tests/conftest.py, GROUPS); the
+# longest groups start first (LONGEST_FIRST), so that the processes end together.
 TEST_WORKERS ?= 2
 
 # Tools run from the virtual environment, and so do the kernels they start.
@@ -70,13 +70,15 @@ system-deps:
 
 test: $(STAMP) system-deps
 	$(BIN)/ruff check course_lib tests bench
-	$(BIN)/python -m pytest --durations=15 $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder \
+		--durations=15 $(PYTEST_ARGS)
 
 # The pure-Python tiers only (the math, the checks and their hints, the course's
 # consistency): no kernel, no nbgrader, no browser; under a minute.
 test-fast: $(STAMP)
 	$(BIN)/ruff check course_lib tests bench
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile -m "not kernel and not grading and not browser and not env" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup \
+		-m "not kernel and not grading and not browser and not env" $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_train.py

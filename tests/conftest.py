@@ -8,15 +8,24 @@ import fcntl
 import os
 import shutil
 import tempfile
+import uuid
 from pathlib import Path
 
 import numpy as np
 import pytest
-from course_tools import grade_the_class
 
-# Under pytest-xdist each test process gets a temporary folder of its own, so that a test
+# Under pytest-xdist the test processes of a run share one folder (course_tools.SHARED,
+# where each set of assignments is released once), which the controlling process removes
+# at the end; and each test process gets a temporary folder of its own, so that a test
 # that looks at what grading leaves in it (test_grading_isolation) sees only its own run.
 _WORKER = os.environ.get("PYTEST_XDIST_WORKER")
+_RUN = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+if _RUN:
+    os.environ["NN_COURSE_TESTS_SHARED"] = str(Path(tempfile.gettempdir()) /
+                                               f"nn-course-tests-{_RUN}")
+
+from course_tools import grade_the_class  # noqa: E402  (reads NN_COURSE_TESTS_SHARED)
+
 if _WORKER:
     _TMP = Path(tempfile.gettempdir()) / f"nn-course-tests-{_WORKER}"
     _TMP.mkdir(mode=0o755, exist_ok=True)
@@ -97,6 +106,36 @@ TIERS = {
 }
 
 
+#: Under pytest-xdist (`make test` runs two processes, --dist loadgroup), each file's tests
+#: run in one process, as a group, so that its module and session fixtures are built once;
+#: files that share a fixture built once per session, or must not run at the same time as
+#: each other, form one group.
+GROUPS = {
+    # the one graded class (conftest's graded_class): one process grades it, the other
+    # would only wait for it
+    "test_grading.py": "graded-class", "test_static_figures.py": "graded-class",
+    # one Chromium at a time: two browsers and their kernels on two cores only wait longer
+    "test_browser_lab.py": "browser", "test_browser_demo.py": "browser",
+}
+
+#: The longest groups first (the seconds each took in a fresh-clone run of 7 notebooks,
+#: one process), so that two processes end at about the same time; the rest follow in
+#: the order of collection.
+LONGEST_FIRST = ("browser",  # 334 s
+                 "graded-class",  # 253 s
+                 "test_grading_attacks.py",  # 160 s
+                 "test_grading_regrade.py",  # 126 s
+                 "test_environment.py",  # 99 s
+                 "test_instructor_path.py",  # 68 s
+                 "test_grading_cli.py",  # 51 s
+                 "test_notebooks.py",  # 51 s
+                 "test_presenter.py")  # 50 s
+
+
+def _group(item) -> str:
+    return GROUPS.get(item.path.name, item.path.name)
+
+
 def pytest_collection_modifyitems(items):
     for item in items:
         name = item.path.name
@@ -105,3 +144,23 @@ def pytest_collection_modifyitems(items):
                 item.add_marker(tier)
         if "typical_mistake" in item.name:
             item.add_marker("kernel")
+        item.add_marker(pytest.mark.xdist_group(_group(item)))
+    rank = {group: i for i, group in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(_group(item), len(rank)))  # stable: files keep their order
+
+
+def _controls_workers(config) -> bool:
+    return not hasattr(config, "workerinput") and config.getoption("dist", "no") != "no"
+
+
+def pytest_configure(config):
+    """The controlling process of a pytest-xdist run names the run (its workers' shared
+    folder is named after it), so that it can remove that folder at the end."""
+    if _controls_workers(config) and not config.option.testrunuid:
+        config.option.testrunuid = uuid.uuid4().hex
+
+
+def pytest_sessionfinish(session):
+    if _controls_workers(session.config):
+        shutil.rmtree(Path(tempfile.gettempdir()) /
+                      f"nn-course-tests-{session.config.option.testrunuid}", ignore_errors=True)

@@ -55,19 +55,41 @@ def make_course(path: Path, folders=None) -> Path:
     return path
 
 
+#: Under pytest-xdist, a folder all test processes of the run share (tests/conftest.py
+#: makes it, and removes it when the run ends): each set of assignments is released once
+#: per run, by the first process that needs it.
+SHARED = os.environ.get("NN_COURSE_TESTS_SHARED")
+
+
 @functools.cache
 def _released(folders: tuple) -> Path:
     """A course with ``folders`` released by the real nbgrader, made on first use and
     removed when the test session ends."""
+    if SHARED:
+        import fcntl
+
+        path = Path(SHARED) / ("release-" + "-".join(folders)) / "course"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with (path.parent / "lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # the others wait while one releases
+            if not (path.parent / "released").exists():
+                shutil.rmtree(path, ignore_errors=True)
+                _release(path, folders)
+                (path.parent / "released").touch()
+        return path
     path = Path(tempfile.mkdtemp(prefix="nn-course-release-")) / "course"
     atexit.register(shutil.rmtree, path.parent, True)
+    _release(path, folders)
+    return path
+
+
+def _release(path: Path, folders: tuple) -> None:
     path.mkdir()
     shutil.copy(ROOT / "nbgrader_config.py", path)
     shutil.copytree(SOLUTIONS, path / "solutions",
                     ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
     for folder in folders:
         nbgrader(path, "generate_assignment", folder, "--force")
-    return path
 
 
 def file_tree(folder: Path) -> dict[str, str]:
