@@ -1,0 +1,415 @@
+"""Tests for course_lib.residual: the residual block, the deep network, its gradient norms and
+ResMLP.
+
+Each is checked against an independent computation: values worked out by hand in the comments,
+the same formulas written again in plain NumPy, the course's MLP (a plain deep network is an
+MLP) and central differences in float64.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from threadpoolctl import threadpool_limits
+
+from course_lib.data import load_digits
+from course_lib.gradcheck import numerical_gradient, relative_error
+from course_lib.losses import cross_entropy, cross_entropy_grad
+from course_lib.network import MLP, mlp_backward, mlp_forward
+from course_lib.optim import Adam
+from course_lib.residual import (
+    ResMLP,
+    deep_backward,
+    deep_forward,
+    deep_gradient_check,
+    layer_gradient_norms,
+    residual_backward,
+    residual_forward,
+)
+from course_lib.train import fit
+
+ACTIVATION_NAMES = ["relu", "sigmoid", "tanh", "softplus", "elu"]
+N, M = 4, 3  # samples and width: different, so a transposed array cannot have the right shape
+
+# The activations and their derivatives written again in plain NumPy, independent of
+# course_lib.activations (safe here: the inputs are small, nothing overflows).
+F = {
+    "relu": (lambda z: np.maximum(z, 0.0), lambda z: (z > 0).astype(float)),
+    "sigmoid": (lambda z: 1 / (1 + np.exp(-z)), lambda z: np.exp(-z) / (1 + np.exp(-z)) ** 2),
+    "tanh": (np.tanh, lambda z: 1 - np.tanh(z) ** 2),
+    "softplus": (lambda z: np.log1p(np.exp(z)), lambda z: 1 / (1 + np.exp(-z))),
+    "elu": (lambda z: np.where(z > 0, z, np.expm1(z)), lambda z: np.where(z > 0, 1.0, np.exp(z))),
+}
+
+
+def _block(rng, n=N, m=M):
+    """H (n, m) with both signs, W (m, m) and b (m,) away from 0, so no wrong backward hides."""
+    H = rng.normal(size=(n, m))
+    W = rng.choice([-1.0, 1.0], size=(m, m)) * rng.uniform(0.5, 1.5, size=(m, m))
+    b = rng.choice([-1.0, 1.0], size=m) * rng.uniform(0.2, 0.8, size=m)
+    return H, W, b
+
+
+def _deep_params(rng, D, m, depth, C, scale=1.0):
+    """W1, b1, … of an input layer D -> m, ``depth`` blocks m -> m, an output layer m -> C:
+    weights of size about scale / sqrt(fan-in) and biases of size about 0.3, both signs."""
+    sizes = [D] + [m] * (depth + 1) + [C]
+    params = {}
+    for i, (m_in, m_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True), start=1):
+        params[f"W{i}"] = rng.normal(0.0, scale / np.sqrt(m_in), size=(m_out, m_in))
+        params[f"b{i}"] = rng.normal(0.0, 0.3, size=m_out)
+    return params
+
+
+# ---------------------------------------------------------------- residual_forward / backward
+
+
+def test_residual_block_hand_worked():
+    """One sample through a ReLU block of width 2, forward and backward, by hand."""
+    H = np.array([[1.0, -2.0]])
+    W = np.array([[0.5, 1.0], [-1.0, 0.0]])
+    b = np.array([0.5, 2.0])
+    out, cache = residual_forward(H, W, b)
+    # Z = H W^T + b = [1*0.5 - 2*1, 1*(-1) - 2*0] + [0.5, 2] = [-1, 1]; relu(Z) = [0, 1]
+    # out = H + relu(Z) = [1, -2] + [0, 1] = [1, -1]
+    np.testing.assert_array_equal(out, [[1.0, -1.0]])
+    np.testing.assert_array_equal(cache[1], [[-1.0, 1.0]])  # the pre-activation is kept
+    dH, dW, db = residual_backward(np.array([[1.0, 2.0]]), cache)
+    # dZ = dout * relu'(Z) = [1, 2] * [0, 1] = [0, 2]
+    # dH = dout + dZ W = [1, 2] + (0*[0.5, 1] + 2*[-1, 0]) = [1, 2] + [-2, 0] = [-1, 2]
+    #      (without the identity path's "+ dout" it would be [-2, 0])
+    np.testing.assert_array_equal(dH, [[-1.0, 2.0]])
+    # dW = dZ^T H: row j is dZ_j * [1, -2]
+    np.testing.assert_array_equal(dW, [[0.0, 0.0], [2.0, -4.0]])
+    np.testing.assert_array_equal(db, [0.0, 2.0])
+
+
+@pytest.mark.parametrize("activation", ACTIVATION_NAMES)
+def test_residual_forward_matches_plain_numpy(activation, rng):
+    """out = H + f(H W^T + b), row by row the notebooks' h + f(W h + b)."""
+    H, W, b = _block(rng)
+    out, ((H_cached, W_cached), Z) = residual_forward(H, W, b, activation)
+    f = F[activation][0]
+    assert out.shape == (N, M) and out.dtype == np.float64
+    for n in range(N):
+        np.testing.assert_allclose(out[n], H[n] + f(W @ H[n] + b), rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(Z, H @ W.T + b, rtol=1e-14)
+    assert H_cached is H and W_cached is W  # the cache holds the inputs, not copies
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh", "elu"])
+def test_zero_weights_give_the_identity_exactly(activation, rng):
+    """W = 0 and b = 0: Z = 0 and f(0) = 0, so the block passes H through bit for bit (H with
+    both signs, so a skip added before the activation, f(H + Z), cannot pass for ReLU)."""
+    H = rng.normal(size=(N, M))
+    out, _ = residual_forward(H, np.zeros((M, M)), np.zeros(M), activation)
+    np.testing.assert_array_equal(out, H)
+    H_t = rng.normal(size=(M + 2, N)).T[:, :M]  # not contiguous
+    out, _ = residual_forward(H_t, np.zeros((M, M)), np.zeros(M), activation)
+    np.testing.assert_array_equal(out, H_t)
+
+
+@pytest.mark.parametrize("activation, f0", [("sigmoid", 0.5), ("softplus", np.log(2.0))])
+def test_zero_weights_add_f_of_zero_where_it_is_not_zero(activation, f0, rng):
+    """A sigmoid or softplus branch at W = 0, b = 0 is the constant f(0): 1/2 or log 2, not 0.
+    The identity at W = 0 holds for the activations with f(0) = 0 only."""
+    H = rng.normal(size=(N, M))
+    out, _ = residual_forward(H, np.zeros((M, M)), np.zeros(M), activation)
+    np.testing.assert_allclose(out, H + f0, rtol=1e-15)
+
+
+@pytest.mark.parametrize("activation", ["relu", "sigmoid", "tanh"])
+def test_the_identity_path_in_the_jacobian(activation, rng):
+    """d out / d h = I + diag(f'(z)) W for one sample, by central differences: the identity
+    plus the branch's own Jacobian, which is measured too (the block without its skip)."""
+    h, W, b = _block(rng, n=1, m=5)
+    _, (_, z) = residual_forward(h, W, b, activation)
+    expected_branch = F[activation][1](z[0])[:, None] * W  # diag(f'(z)) W, (5, 5)
+
+    def jacobian(g):  # row j: the gradient of g's output j with respect to h
+        return np.concatenate([numerical_gradient(lambda _, j=j: g(h)[0, j], h)
+                               for j in range(5)])
+
+    J = jacobian(lambda x: residual_forward(x, W, b, activation)[0])
+    J_branch = jacobian(lambda x: F[activation][0](x @ W.T + b))
+    assert relative_error(J_branch, expected_branch) < 1e-7
+    assert relative_error(J, np.eye(5) + expected_branch) < 1e-7
+    assert relative_error(J - J_branch, np.eye(5)) < 1e-7
+
+
+@pytest.mark.parametrize("activation", ACTIVATION_NAMES)
+def test_residual_backward_matches_numerical_gradient(activation, rng, unchanged):
+    """dH, dW and db agree with central differences of L = sum(G * out), relative error < 1e-7;
+    dH - G is the branch alone, dZ W with dZ = G f'(Z) in plain NumPy."""
+    H, W, b = _block(rng)
+    G = rng.normal(size=(N, M))  # dL/dout for L = sum(G * out)
+    out, cache = residual_forward(H, W, b, activation)
+    with unchanged(G, H, W, b, cache[1]):
+        dH, dW, db = residual_backward(G, cache, activation)
+    for value, grad in ((H, dH), (W, dW), (b, db)):
+        numeric = numerical_gradient(
+            lambda _: np.sum(G * residual_forward(H, W, b, activation)[0]), value)
+        assert grad.shape == value.shape
+        assert relative_error(grad, numeric) < 1e-7
+    dZ = G * F[activation][1](H @ W.T + b)
+    np.testing.assert_allclose(dH - G, dZ @ W, rtol=1e-10, atol=1e-14)
+    np.testing.assert_allclose(dW, dZ.T @ H, rtol=1e-10, atol=1e-14)
+
+
+def test_residual_forward_names_the_shapes():
+    """A width mismatch names the square shape W must have and the shape given."""
+    H = np.ones((5, 4))
+    with pytest.raises(ValueError, match=r"W must be square, of shape \(4, 4\), for H of shape "
+                                         r"\(5, 4\).*got W of shape \(3, 4\)"):
+        residual_forward(H, np.ones((3, 4)), np.ones(3))
+    with pytest.raises(ValueError, match=r"W must be square.*got W of shape \(4, 3\)"):
+        residual_forward(H, np.ones((4, 3)), np.ones(4))
+    with pytest.raises(ValueError, match=r"b must have shape \(4,\).*got shape \(3,\)"):
+        residual_forward(H, np.ones((4, 4)), np.ones(3))
+    with pytest.raises(ValueError, match=r"H must be 2-D with shape \(N, m\).*got shape \(4,\)"):
+        residual_forward(np.ones(4), np.ones((4, 4)), np.ones(4))
+    with pytest.raises(ValueError, match="activation must be one of"):
+        residual_forward(H, np.ones((4, 4)), np.ones(4), "identity")
+    _, cache = residual_forward(H, np.eye(4), np.zeros(4))
+    with pytest.raises(ValueError, match=r"dH must have shape \(5, 4\).*got shape \(4, 5\)"):
+        residual_backward(np.ones((4, 5)), cache)
+
+
+# ---------------------------------------------------------------- deep_forward / backward
+
+
+@pytest.mark.parametrize("activation", ACTIVATION_NAMES)
+def test_a_plain_deep_network_is_an_mlp(activation, rng):
+    """residual=False: the logits and the gradients of mlp_forward and mlp_backward."""
+    params = _deep_params(rng, 5, M, 3, 2)
+    X = rng.normal(size=(N, 5))
+    logits, caches = deep_forward(X, params, activation)
+    expected, mlp_caches = mlp_forward(X, params, activation)
+    np.testing.assert_array_equal(logits, expected)
+    dlogits = rng.normal(size=logits.shape)
+    grads = deep_backward(dlogits, caches, activation)
+    for key, value in mlp_backward(dlogits, mlp_caches, activation).items():
+        np.testing.assert_array_equal(grads[key], value)
+
+
+@pytest.mark.parametrize("activation", ACTIVATION_NAMES)
+def test_a_residual_deep_network_matches_plain_numpy(activation, rng):
+    """residual=True: H1 = f(X W1^T + b1), H_i = H_{i-1} + f(H_{i-1} W_i^T + b_i) for the
+    blocks, logits = H W_n^T + b_n; the input and the output layers have no skip."""
+    params = _deep_params(rng, 5, M, 3, 2)
+    X = rng.normal(size=(N, 5))
+    f, p = F[activation][0], params
+    H = f(X @ p["W1"].T + p["b1"])  # (N, 3): the input layer changes the width
+    for i in (2, 3, 4):
+        H = H + f(H @ p[f"W{i}"].T + p[f"b{i}"])  # (N, 3)
+    expected = H @ p["W5"].T + p["b5"]  # (N, 2), linear
+    logits, caches = deep_forward(X, params, activation, residual=True)
+    assert logits.shape == (N, 2) and len(caches) == 5
+    np.testing.assert_allclose(logits, expected, rtol=1e-12, atol=1e-14)
+
+
+def _check_deep_gradients(params, X, y, activation, residual):
+    logits, caches = deep_forward(X, params, activation, residual)
+    grads = deep_backward(cross_entropy_grad(logits, y), caches, activation, residual)
+    assert list(grads) == list(params)  # W1, b1, …, W10 after W9
+    for key, value in params.items():
+        numeric = numerical_gradient(
+            lambda _: cross_entropy(deep_forward(X, params, activation, residual)[0], y), value)
+        assert grads[key].shape == value.shape, key
+        assert relative_error(grads[key], numeric) < 1e-7, key
+
+
+@pytest.mark.parametrize("residual", [False, True])
+@pytest.mark.parametrize("activation", ACTIVATION_NAMES)
+def test_deep_backward_matches_numerical_gradient(activation, residual, rng):
+    """Every gradient of the cross-entropy against central differences, relative error < 1e-7:
+    3 blocks, 4 samples, X given as a transpose (not contiguous)."""
+    params = _deep_params(rng, 5, M, 3, 2, scale=1.5)
+    X = rng.normal(size=(5, N)).T
+    assert not X.flags.c_contiguous
+    _check_deep_gradients(params, X, np.array([1, 0, 1, 1]), activation, residual)
+
+
+@pytest.mark.parametrize("residual", [False, True])
+@pytest.mark.parametrize("activation", ["relu", "tanh", "sigmoid"])
+def test_deep_backward_one_sample_twelve_blocks(activation, residual, rng):
+    """One sample through twelve blocks (keys W1 … W14): central differences again. At random
+    weights a plain sigmoid network this deep has gradients near 1e-8 at its first layer, below
+    what central differences resolve to 1e-7 (the vanishing gradient itself), so its blocks are
+    near 4 I with biases near -2: Z stays near 0, where 4 sigma'(0) = 1 keeps the gradient's
+    size from layer to layer. The label is the class the network scores lowest: a right answer
+    given with confidence has a loss near 0 and gradients too small to check, whatever the
+    depth."""
+    params = _deep_params(rng, 4, M, 12, 2, scale=1.2)
+    if activation == "sigmoid" and not residual:
+        for i in range(2, 14):
+            params[f"W{i}"] = 4.0 * np.eye(M) + rng.normal(0.0, 0.3, size=(M, M))
+            params[f"b{i}"] = -2.0 + rng.normal(0.0, 0.1, size=M)
+    X = rng.normal(size=(1, 4))
+    y = deep_forward(X, params, activation, residual)[0].argmin(axis=1)
+    _check_deep_gradients(params, X, y, activation, residual)
+
+
+def test_deep_backward_differs_only_by_the_identity_path(rng):
+    """Residual and plain backward on the same caches of a residual forward pass: the plain
+    one misses the "+ dH" of every block, so its first layer's gradient differs."""
+    params = _deep_params(rng, 5, M, 4, 2)
+    X, dlogits = rng.normal(size=(N, 5)), rng.normal(size=(N, 2))
+    _, caches = deep_forward(X, params, "tanh", residual=True)
+    with_skip = deep_backward(dlogits, caches, "tanh", residual=True)
+    without = deep_backward(dlogits, caches, "tanh", residual=False)
+    np.testing.assert_array_equal(with_skip["W6"], without["W6"])  # the output layer: the same
+    assert relative_error(with_skip["W1"], without["W1"]) > 0.1
+
+
+def test_depth_zero_is_an_input_and_an_output_layer(rng):
+    """No block: a one-hidden-layer MLP, residual or not."""
+    params = _deep_params(rng, 5, M, 0, 2)
+    X = rng.normal(size=(N, 5))
+    for residual in (False, True):
+        logits, caches = deep_forward(X, params, "elu", residual)
+        np.testing.assert_array_equal(logits, mlp_forward(X, params, "elu")[0])
+        assert list(deep_backward(np.ones((N, 2)), caches, "elu", residual)) == list(params)
+
+
+def test_deep_forward_and_backward_leave_their_inputs_alone(rng, unchanged):
+    params = _deep_params(rng, 5, M, 2, 2)
+    X, dlogits = rng.normal(size=(N, 5)), rng.normal(size=(N, 2))
+    with unchanged(X, dlogits, **params):
+        _, caches = deep_forward(X, params, "relu", residual=True)
+        deep_backward(dlogits, caches, "relu", residual=True)
+
+
+def test_deep_forward_names_the_shapes(rng):
+    """A wrong shape is named by its key, with the shape it must have and the shape given."""
+    params = _deep_params(rng, 5, 4, 2, 3)
+    X = np.ones((N, 5))
+    with pytest.raises(ValueError, match=r"W1 must have shape \(4, 5\) because X has 5 features; "
+                                         r"got shape \(5, 4\): did you pass W1.T\?"):
+        deep_forward(X, {**params, "W1": params["W1"].T})
+    with pytest.raises(ValueError, match=r"W3 must be square, of shape \(4, 4\): layer 3 is a "
+                                         r"residual block.*got shape \(6, 4\)"):
+        deep_forward(X, {**params, "W3": np.ones((6, 4)), "b3": np.ones(6)}, residual=True)
+    with pytest.raises(ValueError, match=r"W4 must have shape \(3, 6\) because layer 3 has 6 "
+                                         r"units; got shape \(3, 4\)"):
+        deep_forward(X, {**params, "W3": np.ones((6, 4)), "b3": np.ones(6)})  # plain: allowed
+    with pytest.raises(ValueError, match=r"b2 must have shape \(4,\), one bias per row of W2; "
+                                         r"got shape \(1, 4\)"):
+        deep_forward(X, {**params, "b2": np.ones((1, 4))})
+    with pytest.raises(ValueError, match="at least an input and an output layer"):
+        deep_forward(X, {"W1": np.ones((3, 5)), "b1": np.ones(3)})
+    with pytest.raises(ValueError, match=r"params must have the keys W1, b1, …"):
+        deep_forward(X, {key: v for key, v in params.items() if key != "b3"})
+    with pytest.raises(ValueError, match=r"X must be 2-D with shape \(N, D\).*got shape \(5,\)"):
+        deep_forward(np.ones(5), params)
+    _, caches = deep_forward(X, params)
+    with pytest.raises(ValueError, match=r"dlogits must have shape \(4, 3\).*got shape \(3, 4\)"):
+        deep_backward(np.ones((3, 4)), caches)
+    with pytest.raises(ValueError, match="at least 2 layers"):
+        deep_backward(np.ones((N, 3)), caches[-1:])
+
+
+# ---------------------------------------------------------------- layer_gradient_norms
+
+
+def test_layer_gradient_norms_hand_worked():
+    """||dW1|| = ||[[3, 4]]|| = 5 and ||dW2|| = sqrt(1 + 4 + 4 + 16) = 5 (Frobenius); the biases,
+    however large, are not counted."""
+    grads = {"W1": np.array([[3.0, 4.0]]), "b1": np.array([100.0]),
+             "W2": np.array([[1.0], [2.0]]) @ np.array([[1.0, 2.0]]), "b2": np.array([-7.0, 9.0])}
+    norms = layer_gradient_norms(grads)
+    assert norms.dtype == np.float64 and norms.shape == (2,)
+    np.testing.assert_allclose(norms, [5.0, 5.0], rtol=1e-15)
+
+
+def test_layer_gradient_norms_run_from_input_to_output_w10_after_w9(rng, unchanged):
+    """Fourteen layers whose dW_i is i times a matrix of norm 1: the norms are 1, 2, …, 14 in
+    that order (sorted as strings, W10 would come right after W1)."""
+    grads = {}
+    for i in range(1, 15):
+        unit = rng.normal(size=(3, 2))
+        grads[f"W{i}"] = i * unit / np.sqrt(np.sum(unit**2))
+        grads[f"b{i}"] = rng.normal(size=3) * 1e3
+    with unchanged(**grads):
+        norms = layer_gradient_norms(grads)
+    np.testing.assert_allclose(norms, np.arange(1.0, 15.0), rtol=1e-14)
+
+
+def test_layer_gradient_norms_refuse_what_is_not_a_network():
+    with pytest.raises(ValueError, match="keys W1, b1"):
+        layer_gradient_norms({"W1": np.ones((2, 2)), "W2": np.ones((2, 2))})
+    with pytest.raises(TypeError, match="params must be a dict"):
+        layer_gradient_norms([np.ones((2, 2))])
+
+
+# ---------------------------------------------------------------- deep_gradient_check
+
+
+@pytest.mark.parametrize("residual", [False, True])
+def test_deep_gradient_check_passes_and_restores_the_parameters(residual, rng, unchanged):
+    params = _deep_params(rng, 5, M, 3, 2)
+    X, y = rng.normal(size=(N, 5)), np.array([1, 0, 1, 1])
+    with unchanged(X, **params):
+        errors = deep_gradient_check(params, X, y, "tanh", residual)
+    assert list(errors) == list(params)
+    assert max(errors.values()) < 1e-7
+
+
+# ---------------------------------------------------------------- ResMLP
+
+
+def test_resmlp_layers_and_initialisation():
+    """depth + 2 layers; the weights drawn as MLP draws them (the same seed, the same order),
+    a residual block's divided by the depth; biases 0."""
+    plain = ResMLP(64, 16, 4, 10, activation="tanh", residual=False, seed=3)
+    assert plain.sizes == [64, 16, 16, 16, 16, 16, 10] and plain.n_layers == 6
+    assert list(plain.params) == [f"{k}{i}" for i in range(1, 7) for k in "Wb"]
+    mlp = MLP(plain.sizes, activation="tanh", seed=3)  # Xavier for tanh
+    for key, value in mlp.params.items():
+        np.testing.assert_array_equal(plain.params[key], value)
+    res = ResMLP(64, 16, 4, 10, activation="tanh", seed=3)
+    for i in range(1, 7):
+        factor = 0.25 if 1 < i < 6 else 1.0  # 1 / depth
+        np.testing.assert_array_equal(res.params[f"W{i}"], factor * mlp.params[f"W{i}"])
+    assert repr(res) == ("ResMLP(D=64, width=16, depth=4, C=10, activation='tanh', "
+                         "residual=True, seed=3)")
+    assert ResMLP(5, 4, 0, 3).sizes == [5, 4, 3]
+
+
+def test_resmlp_forward_backward_predict(rng):
+    model = ResMLP(5, M, 3, 2, activation="elu", seed=1)
+    X = rng.normal(size=(N, 5))
+    logits = model.forward(X)
+    expected, caches = deep_forward(X, model.params, "elu", residual=True)
+    np.testing.assert_array_equal(logits, expected)
+    dout = rng.normal(size=(N, 2))
+    grads = model.backward(dout)
+    for key, value in deep_backward(dout, caches, "elu", residual=True).items():
+        np.testing.assert_array_equal(grads[key], value)
+    np.testing.assert_array_equal(model.predict(X), logits.argmax(axis=1))
+
+
+def test_resmlp_names_the_shapes_and_the_order_of_calls():
+    model = ResMLP(5, 4, 2, 3)
+    with pytest.raises(RuntimeError, match="call forward"):
+        model.backward(np.ones((2, 3)))
+    with pytest.raises(ValueError, match=r"X must have shape \(2, 5\).*got shape \(2, 4\)"):
+        model.forward(np.ones((2, 4)))
+    model.forward(np.ones((2, 5)))
+    with pytest.raises(ValueError, match=r"dlogits must have shape \(2, 3\).*got shape \(3, 2\)"):
+        model.backward(np.ones((3, 2)))
+    with pytest.raises(ValueError, match="depth >= 0"):
+        ResMLP(5, 4, -1, 3)
+    with pytest.raises(ValueError, match="activation must be one of"):
+        ResMLP(5, 4, 2, 3, activation="swish")
+
+
+def test_resmlp_trains_with_fit():
+    """fit drives it like an MLP: a small residual network learns the training digits."""
+    X, _, y, _ = load_digits()
+    model = ResMLP(64, 32, 4, 10, seed=0)
+    with threadpool_limits(1, "blas"):  # faster for matrices this small
+        history = fit(model, X, y, optimizer=Adam(0.003), epochs=5, batch_size=64,
+                      progress=False)
+    assert history["loss"][-1] < 0.5 * history["loss"][0]
+    assert np.mean(model.predict(X) == y) > 0.9
