@@ -37,6 +37,7 @@ __all__ = [
     "deep_backward",
     "layer_gradient_norms",
     "deep_gradient_check",
+    "deep_init",
     "ResMLP",
 ]
 
@@ -260,6 +261,56 @@ def deep_gradient_check(params, X, y, activation="relu", residual=False, h=1e-5)
             for key in grads}
 
 
+def deep_init(D, width, depth, C, activation="relu", residual=False, seed=0):
+    r"""The parameters of a deep network at initialisation: ``W1, b1, …`` for :func:`deep_forward`.
+
+    Every weight matrix is drawn from the activation's own initialisation
+    (``ACTIVATIONS[activation].init``: He, :math:`\mathcal{N}(0, 2/m_{i-1})`, for ReLU-like
+    units; Xavier, :math:`\mathcal{N}(0, 2/(m_{i-1} + m_i))`, for tanh and sigmoid), layer
+    after layer from one generator, as :class:`~course_lib.network.MLP` draws them; biases
+    are 0. With ``residual=True`` each block's weights are then divided by L, the number
+    of blocks, so that the branches start small.
+
+    Why: a block adds :math:`f(H W^\top + b)` to what passes through it, and at full scale
+    the variance of H grows at every block (ReLU: about 2.7 times per block,
+    :math:`4 \cdot 10^8` times after 20 blocks on the digits). Where
+    :math:`|f(z)| \le |z|` (ReLU, tanh, ELU), a block scaled by 1/L changes the size of H
+    by a factor of at most :math:`1 + s/L`, s the spectral norm of the unscaled W, so by
+    at most :math:`(1 + s/L)^L < e^s` after L blocks, whatever the depth (measured: 1.1
+    times after 20 ReLU blocks). :math:`1/\sqrt{L}` is enough only when the branches have
+    mean 0, so that their variances add up: ReLU's outputs are never negative, their means
+    add up, and the variance still grows 18 times after 20 blocks. A sigmoid's branch adds
+    about 1/2 per block at any scale, as :math:`\sigma(0) = 1/2`.
+
+    Parameters
+    ----------
+    D, width, depth, C : int
+        Inputs, units per hidden layer (m), number of blocks L >= 0, classes.
+    activation : str, default "relu"
+        A key of :data:`course_lib.activations.ACTIVATIONS`: it picks the initialisation.
+    residual : bool, default False
+    seed : int, default 0
+
+    Returns
+    -------
+    params : dict of str -> ndarray
+        ``W1`` of shape (width, D), ``b1`` of shape (width,), ``W2 … W{L+1}`` of shape
+        (width, width), ``W{L+2}`` of shape (C, width), each with its bias.
+    """
+    D, width, depth, C = _check_sizes(D, width, depth, C)
+    init = _INITS[_activation(activation).init]
+    sizes = [D] + [width] * (depth + 1) + [C]
+    n_layers = depth + 2
+    rng = np.random.default_rng(seed)
+    params = {}
+    for i, (m_in, m_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True), start=1):
+        params[f"W{i}"] = init(m_in, m_out, rng)  # (m_out, m_in)
+        params[f"b{i}"] = np.zeros(m_out)
+        if residual and 1 < i < n_layers:
+            params[f"W{i}"] /= depth  # the branch starts small
+    return params
+
+
 class ResMLP:
     r"""A deep network of equal-width blocks, residual or plain, trainable with :func:`~course_lib.train.fit`.
 
@@ -281,21 +332,8 @@ class ResMLP:
     residual : bool, default True
         Residual blocks :math:`H + f(H W^\top + b)`, or plain layers.
     seed : int, default 0
-        Seed of the initialisation. Every weight is drawn from the activation's own
-        initialisation (``ACTIVATIONS[activation].init``: He for ReLU-like units, Xavier
-        for tanh and sigmoid) in layer order, as :class:`~course_lib.network.MLP` draws them.
-        A residual block's weights are then divided by L, the number of blocks, so that
-        the branches start small: each block adds :math:`f(H W^\top + b)` to what passes
-        through, and at full scale the variance of H grows at every block (ReLU: about
-        2.7 times per block, :math:`4 \cdot 10^8` times after 20 blocks on the digits).
-        Where :math:`|f(z)| \le |z|` (ReLU, tanh, ELU), a block scaled by 1/L changes the
-        size of H by a factor of at most :math:`1 + s/L`, s the spectral norm of the
-        unscaled W, so by at most :math:`(1 + s/L)^L < e^s` after L blocks, whatever the
-        depth (measured: 1.1 times after 20 ReLU blocks). :math:`1/\sqrt{L}` is enough only
-        when the branches have mean 0, so that their variances add up: ReLU's outputs are
-        never negative, their means add up, and the variance still grows 18 times after 20
-        blocks. A sigmoid's branch adds about 1/2 per block at any scale, as
-        :math:`\sigma(0) = 1/2`. Biases start at 0.
+        Seed of the initialisation, :func:`deep_init`'s: the activation's own, and a
+        residual block's weights divided by the depth. Biases start at 0.
 
     Attributes
     ----------
@@ -304,23 +342,13 @@ class ResMLP:
     """
 
     def __init__(self, D, width, depth, C, activation="relu", residual=True, seed=0):
-        D, width, depth, C = int(D), int(width), int(depth), int(C)
-        if min(D, width, C) < 1 or depth < 0:
-            raise ValueError(f"D, width and C must be >= 1 and depth >= 0; got D={D}, "
-                             f"width={width}, depth={depth}, C={C}")
-        init = _INITS[_activation(activation).init]
+        D, width, depth, C = _check_sizes(D, width, depth, C)
         self.sizes = [D] + [width] * (depth + 1) + [C]
         self.depth = depth
         self.activation = activation
         self.residual = bool(residual)
         self.seed = seed
-        rng = np.random.default_rng(seed)
-        self.params = {}
-        for i, (m_in, m_out) in enumerate(zip(self.sizes[:-1], self.sizes[1:], strict=True), 1):
-            self.params[f"W{i}"] = init(m_in, m_out, rng)
-            self.params[f"b{i}"] = np.zeros(m_out)
-            if self.residual and 1 < i < self.n_layers:
-                self.params[f"W{i}"] /= depth  # the branch starts small
+        self.params = deep_init(D, width, depth, C, activation, self.residual, seed)
         self._caches = None
 
     @property
@@ -358,6 +386,14 @@ class ResMLP:
         return (f"ResMLP(D={self.sizes[0]}, width={self.sizes[1]}, depth={self.depth}, "
                 f"C={self.sizes[-1]}, activation={self.activation!r}, "
                 f"residual={self.residual}, seed={self.seed})")
+
+
+def _check_sizes(D, width, depth, C):
+    D, width, depth, C = int(D), int(width), int(depth), int(C)
+    if min(D, width, C) < 1 or depth < 0:
+        raise ValueError(f"D, width and C must be >= 1 and depth >= 0; got D={D}, "
+                         f"width={width}, depth={depth}, C={C}")
+    return D, width, depth, C
 
 
 def _check_deep(X, params, residual):
