@@ -208,8 +208,9 @@ def layer_gradient_norms(grads):
     r"""The norm of each weight gradient, :math:`\lVert dW_i \rVert`, from the input layer to the output.
 
     The Frobenius norm, :math:`\sqrt{\sum_{j,k} (dW_i)_{jk}^2}` (``np.linalg.norm`` of the
-    matrix). Biases are left out: they are not what the depth multiplies, and a layer's
-    bias gradient is the sum of its dZ over the batch, which would mix the batch size in.
+    matrix). Biases are left out, as in notebook 04's plot: the curve compares one weight
+    matrix per layer, and a norm over :math:`dW_i` and :math:`db_i` together would mix in a
+    vector of another size and meaning.
 
     Parameters
     ----------
