@@ -46,12 +46,20 @@ import course_lib.grading.report as report_module
 from course_lib.grading.cli import main
 
 FOLDER, NAME = "01_activations", "activations"
+
+
+def _stop_fork_server():
+    """Stop this process's fork server (pipeline._worker_context), so that the next grading
+    starts a new one, with the environment and the hooks of that moment."""
+    from multiprocessing import forkserver
+
+    forkserver._forkserver._stop()  # the standard library's own tests stop it so
 FULL = points(FOLDER, NAME)  # every autograded point of the notebook
 FORGED = "alice  2 2 3 2 2 2 3 2 2 2 4  26"  # a row, as report.txt writes one
 ROW_NAME = f"weird\n{FORGED}"
 
-#: The test-only hook: spawned grading workers read it at start-up (sitecustomize), and
-#: it acts only when a worker imports the pipeline, never in a kernel.
+#: The test-only hook: the fork server of the grading workers reads it at start-up
+#: (sitecustomize), and it acts only when a worker imports the pipeline, never in a kernel.
 HOOK = textwrap.dedent('''
     import importlib.abc, importlib.machinery, json, os, signal, sys
 
@@ -153,7 +161,13 @@ def graded(tmp_path_factory):
         mp.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(hooks),
                                                                os.environ.get("PYTHONPATH")])))
         mp.setenv("NNCOURSE_TEST_KILL", json.dumps({"kim": "exit", "lee": "sigkill"}))
-        status = main(["--course", str(course), "grade", "--no-progress", "--workers", "2"])
+        # the grading workers fork from a server that a process starts once, with the
+        # environment of that moment: a new one reads the hook, and none keeps it after
+        _stop_fork_server()
+        try:
+            status = main(["--course", str(course), "grade", "--no-progress", "--workers", "2"])
+        finally:
+            _stop_fork_server()
     after = _tree(course / "submitted"), _tree(course / "source"), canary.read_bytes(), \
         _grader_folders()
     folder = course / "reports" / FOLDER

@@ -502,7 +502,8 @@ def _pool_round(course: Course, jobs: list, workers: int, running: Path, done):
     pool = ProcessPoolExecutor(min(workers, len(jobs)), mp_context=context,
                                initializer=_start_worker,
                                initargs=(str(course.root), course.sandbox, str(running),
-                                         course.memo.get((__name__, "controls"), "")))
+                                         course.memo.get((__name__, "controls"), ""),
+                                         dict(os.environ)))
     try:
         futures = {pool.submit(_autograde, a, s): (a, s) for a, s in jobs}
         for future in as_completed(futures):
@@ -534,7 +535,7 @@ def _worker_context():
     """Workers forked from a fork server: a clean process started once per grading process,
     which has imported what a worker needs. Each worker starts as clean as a spawned one,
     without its two to three seconds of imports (the second pool of a run, and every pool
-    after, starts at once)."""
+    after, starts at once), and takes the environment of the pool's caller (_start_worker)."""
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(_WORKER_IMPORTS)  # no effect once the server runs
     return context
@@ -544,9 +545,14 @@ _COURSE = None  # one per worker process
 _RUNNING = None
 
 
-def _start_worker(root: str, sandbox: bool, running: str, controls: str = ""):
+def _start_worker(root: str, sandbox: bool, running: str, controls: str = "",
+                  environ: dict | None = None):
     global _COURSE, _RUNNING
     import warnings
+
+    if environ is not None:  # the caller's environment now, not the fork server's at its start
+        os.environ.clear()
+        os.environ.update(environ)
 
     from sqlalchemy.exc import SAWarning
 
