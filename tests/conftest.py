@@ -136,6 +136,7 @@ def _group(item) -> str:
     return GROUPS.get(item.path.name, item.path.name)
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the xdist_group marks
 def pytest_collection_modifyitems(items):
     for item in items:
         name = item.path.name
