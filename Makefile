@@ -12,9 +12,9 @@ VENV   := .venv
 BIN    := $(CURDIR)/$(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-# Test processes (pytest-xdist). Each file's tests run in one process, and files that
-# share a fixture built once per session form one group (tests/conftest.py, GROUPS); the
-# longest groups start first (LONGEST_FIRST), so that the processes end together.
+# Test processes (pytest-xdist, --dist loadfile). Each file's tests run in one process, and
+# files that share a fixture built once per session form one group (tests/conftest.py,
+# GROUPS); the longest groups start first (LONGEST_FIRST), so that the processes end together.
 TEST_WORKERS ?= 2
 
 # Tools run from the virtual environment, and so do the kernels they start.
@@ -70,14 +70,14 @@ system-deps:
 
 test: $(STAMP) system-deps
 	$(BIN)/ruff check course_lib tests bench
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder \
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder \
 		--durations=15 $(PYTEST_ARGS)
 
 # The pure-Python tiers only (the math, the checks and their hints, the course's
 # consistency): no kernel, no nbgrader, no browser; under a minute.
 test-fast: $(STAMP)
 	$(BIN)/ruff check course_lib tests bench
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup \
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile \
 		-m "not kernel and not grading and not browser and not env" $(PYTEST_ARGS)
 
 bench: $(STAMP)

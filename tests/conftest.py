@@ -106,10 +106,10 @@ TIERS = {
 }
 
 
-#: Under pytest-xdist (`make test` runs two processes, --dist loadgroup), each file's tests
-#: run in one process, as a group, so that its module and session fixtures are built once;
-#: files that share a fixture built once per session, or must not run at the same time as
-#: each other, form one group.
+#: Under pytest-xdist (`make test` runs two processes, --dist loadfile), each file's tests
+#: run in one process, so that its module and session fixtures are built once; files that
+#: share a fixture built once per session, or must not run at the same time as each other,
+#: form one group (the scheduler below).
 GROUPS = {
     # the one graded class (conftest's graded_class): one process grades it, the other
     # would only wait for it
@@ -132,11 +132,12 @@ LONGEST_FIRST = ("browser",  # 334 s
                  "test_presenter.py")  # 50 s
 
 
-def _group(item) -> str:
-    return GROUPS.get(item.path.name, item.path.name)
+def _group(path: str) -> str:
+    """The group of a test file (its name, or its GROUPS entry)."""
+    name = path.rsplit("/", 1)[-1]
+    return GROUPS.get(name, name)
 
 
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the xdist_group marks
 def pytest_collection_modifyitems(items):
     for item in items:
         name = item.path.name
@@ -145,9 +146,24 @@ def pytest_collection_modifyitems(items):
                 item.add_marker(tier)
         if "typical_mistake" in item.name:
             item.add_marker("kernel")
-        item.add_marker(pytest.mark.xdist_group(_group(item)))
     rank = {group: i for i, group in enumerate(LONGEST_FIRST)}
-    items.sort(key=lambda item: rank.get(_group(item), len(rank)))  # stable: files keep their order
+    items.sort(key=lambda item: rank.get(_group(item.path.name), len(rank)))  # stable
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """--dist loadfile, with the files of a GROUPS entry sent to one process together.
+
+    (pytest-xdist's own groups, --dist loadgroup, rename the tests' node ids, which pytest 9
+    no longer lets a plugin do: its groups are silently ignored.)"""
+    if config.getoption("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class FilesAndGroups(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return _group(nodeid.split("::", 1)[0])
+
+    return FilesAndGroups(config, log)
 
 
 def _controls_workers(config) -> bool:
