@@ -246,12 +246,41 @@ def _wrong(folder: str) -> dict:
 WRONG = {folder: _wrong(folder) for folder, _ in ASSIGNMENTS}
 
 
+def wrong_together(folder: str) -> dict[str, tuple[str, ...]]:
+    """The graded class's wrong submissions of ``folder``, two students of WRONG to a
+    notebook: submission id -> the students whose wrong cells it holds (of two different
+    exercises; the last may be alone). Each notebook is right but for those cells, so the
+    class is graded in half the notebooks, and a wrong cell that cost any other exercise
+    points still shows, in every exercise but its partner's."""
+    left = list(WRONG[folder])
+    together = {}
+    while left:
+        first = left.pop(0)
+        partner = next((s for s in left if WRONG[folder][s]["cell"] != WRONG[folder][first]["cell"]),
+                       None)
+        if partner is not None:
+            left.remove(partner)
+        students = (first,) if partner is None else (first, partner)
+        together["+".join(students)] = students
+    return together
+
+
+def wrong_notebook(release, source, folder: str, students) -> nbformat.NotebookNode:
+    """The instructor's answers in ``release``, but for the wrong cells of ``students``."""
+    nb = answered(release, source)
+    for student in students:
+        case = WRONG[folder][student]
+        cell_by_grade_id(nb, case["cell"]).source = case["source"]
+    return nb
+
+
 def grade_the_class(path: Path) -> Path:
     """The course's one graded class: every assignment released, submitted by "solution"
-    (the instructor's answers), "untouched" (the release) and each student of
-    tests/wrong_submissions, graded by ``nncourse grade`` (the real nbgrader, in the
-    sandbox, every core), with feedback. Grading, the static figures and the feedback
-    tests all read this one run, so each solution notebook is graded once per session."""
+    (the instructor's answers), "untouched" (the release) and the students of
+    tests/wrong_submissions, two to a notebook (wrong_together), graded by ``nncourse
+    grade`` (the real nbgrader, in the sandbox, every core), with feedback. Grading, the
+    static figures and the feedback tests all read this one run, so each solution notebook
+    is graded once per session."""
     from course_lib.grading.cli import main
 
     course = make_course(path)
@@ -260,10 +289,9 @@ def grade_the_class(path: Path) -> Path:
         source = nbformat.read(course / "solutions" / folder / f"{name}.ipynb", as_version=4)
         submit(course, "solution", folder, name, answered(release, source))
         submit(course, "untouched", folder, name, release)
-        for student, case in WRONG[folder].items():
-            nb = answered(release, source)
-            cell_by_grade_id(nb, case["cell"]).source = case["source"]
-            submit(course, student, folder, name, nb)
+        for submission, students in wrong_together(folder).items():
+            submit(course, submission, folder, name,
+                   wrong_notebook(release, source, folder, students))
     assert main(["--course", str(course), "grade", "--no-progress"]) == 0
     for folder, _ in ASSIGNMENTS:
         assert main(["--course", str(course), "feedback", folder]) == 0

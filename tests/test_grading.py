@@ -3,10 +3,10 @@
 The course's one graded class (conftest ``graded_class``: every assignment released
 by nbgrader once, graded by ``nncourse grade``) must reproduce notebooks/ byte for
 byte, without answers or hidden tests; its students are the instructor's answers,
-the untouched release, and notebooks right but for one function; the gradebook must
-give full marks, zero (without crashing), and the loss of exactly that function's
-points. Plain ``nbgrader autograde`` (without nncourse) gives the instructor's
-answers and a wrong function the same scores.
+the untouched release, and notebooks right but for one function of each of two
+exercises; the gradebook must give full marks, zero (without crashing), and the loss of
+exactly those functions' points. Plain ``nbgrader autograde`` (without nncourse) gives
+the instructor's answers and a wrong notebook the same scores.
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ from course_tools import (
     make_course,
     nbgrader,
     submit,
+    wrong_notebook,
+    wrong_together,
 )
 from nbgrader.api import Gradebook
 
@@ -111,17 +113,19 @@ def test_untouched_release_scores_zero_without_crashing(graded, folder, name):
         assert "not implemented yet" in errors[0].evalue or errors[0].ename == "NotImplementedError"
 
 
-@pytest.mark.parametrize(("folder", "name", "student"), [
-    (folder, name, student) for folder, name in ASSIGNMENTS for student in WRONG[folder]
+@pytest.mark.parametrize(("folder", "name", "submission"), [
+    (folder, name, submission) for folder, name in ASSIGNMENTS
+    for submission in wrong_together(folder)
 ])
-def test_one_wrong_function_loses_only_its_own_points(graded, folder, name, student):
-    """A notebook right but for one function loses exactly that exercise's failing cells."""
+def test_wrong_functions_lose_only_their_own_points(graded, folder, name, submission):
+    """A notebook right but for one function (two, of two exercises, in one notebook of the
+    graded class) loses exactly those exercises' failing cells, and nothing elsewhere."""
     course = graded(folder, name)
-    case = WRONG[folder][student]
-    scores = _scores(course, folder, name, student)
+    cases = [WRONG[folder][student] for student in wrong_together(folder)[submission]]
+    scores = _scores(course, folder, name, submission)
     failed = {g for g, (score, max_score) in scores.items() if score != max_score}
-    assert failed == set(case["fails"])
-    assert {exercise_of(g) for g in failed} == {case["cell"]}
+    assert failed == {g for case in cases for g in case["fails"]}
+    assert {exercise_of(g) for g in failed} == {case["cell"] for case in cases}
     for g in failed:
         assert scores[g][0] == 0
 
@@ -133,11 +137,9 @@ def test_plain_nbgrader_autograde_gives_the_same_scores(graded_class, tmp_path):
     course = make_course(tmp_path / "plain", [folder])
     release = nbformat.read(course / "notebooks" / folder / f"{name}.ipynb", as_version=4)
     source = nbformat.read(course / "solutions" / folder / f"{name}.ipynb", as_version=4)
-    student, case = next(iter(WRONG[folder].items()))
-    wrong = answered(release, source)
-    cell_by_grade_id(wrong, case["cell"]).source = case["source"]
+    student, students = next(iter(wrong_together(folder).items()))
     submit(course, "solution", folder, name, answered(release, source))
-    submit(course, student, folder, name, wrong)
+    submit(course, student, folder, name, wrong_notebook(release, source, folder, students))
     nbgrader(course, "autograde", folder)
     for who in ("solution", student):
         assert _scores(course, folder, name, who) == _scores(graded_class, folder, name, who)
