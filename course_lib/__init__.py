@@ -12,6 +12,7 @@ is fast:
 - :mod:`course_lib.train` — minibatches and ``fit``
 - :mod:`course_lib.regularization` — standardize, dropout, the L2-regularized loss, early stopping, random search
 - :mod:`course_lib.autoencoder` — PCA, principal angles, the autoencoder and its loss
+- :mod:`course_lib.residual` — deep plain and residual networks, their gradient norms by layer
 - :mod:`course_lib.data` — the digits and toy data sets (needs scikit-learn)
 
 The notebooks' feedback lives in :mod:`course_lib.checks`, their widgets in
