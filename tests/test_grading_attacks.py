@@ -65,6 +65,28 @@ ATTACKS = {
         "ip.showtraceback = lambda *a, **k: None\n"
         "sys.excepthook = lambda *a: None\n"
     ),
+    # a wrong relu, and every Unix socket it can find written to: the grading workers' fork
+    # server listens on one (multiprocessing's listener-*, or an abstract name on old Pythons)
+    "socket-writer": WRONG_RELU + (
+        "import glob, socket\n"
+        "paths = glob.glob('/tmp/**/listener-*', recursive=True) + glob.glob('/tmp/pymp-*/*')\n"
+        "try:\n"
+        "    with open('/proc/net/unix') as f:\n"
+        "        names = [line.split()[-1] for line in f.read().splitlines()[1:]\n"
+        "                 if len(line.split()) > 7]\n"
+        "except OSError:\n"
+        "    names = []\n"
+        "paths += ['\\0' + n[1:] for n in names if n.startswith('@')] + [n for n in names\n"
+        "                                                               if n.startswith('/')]\n"
+        "for path in paths:\n"
+        "    try:\n"
+        "        s = socket.socket(socket.AF_UNIX)\n"
+        "        s.connect(path)\n"
+        "        s.sendall(b'\\xff' * 64)\n"
+        "        s.close()\n"
+        "    except OSError:\n"
+        "        pass\n"
+    ),
     # the right relu; it talks on stderr, which plain nbgrader counts as a failed test
     "stderr-talker": (
         "import sys, warnings\n"
@@ -387,7 +409,8 @@ def _score(scores, student, column="total"):
     return float(scores[student][column])
 
 
-@pytest.mark.parametrize("student", ["numpy-patcher", "checks-patcher", "traceback-hider"])
+@pytest.mark.parametrize("student", ["numpy-patcher", "checks-patcher", "traceback-hider",
+                                     "socket-writer"])
 def test_tampering_in_the_kernel_does_not_hide_a_wrong_answer(graded, student):
     """The wrong relu scores 0 however the kernel was patched; every other exercise is graded."""
     _, scores, _ = graded
