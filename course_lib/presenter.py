@@ -27,6 +27,7 @@ from .widgets._render import set_figure_scale
 from .widgets.activations import activation_explorer
 from .widgets.autoencoders import autoencoder_explorer
 from .widgets.backprop import gradient_norm_explorer
+from .widgets.deep_networks import depth_explorer
 from .widgets.forward_pass import (
     DATA_TARGET,
     activation_statistics_explorer,
@@ -69,6 +70,7 @@ WIDGETS: dict[str, Callable] = {
     "DigitsTrainer": _trained_digits,
     "generalization_gap": generalization_gap,
     "autoencoder_explorer": autoencoder_explorer,
+    "depth_explorer": depth_explorer,
 }
 
 
@@ -99,7 +101,7 @@ class Preset:
     controls: Mapping = field(default_factory=dict)
 
 
-#: Preset name -> Preset, in the order of the course (01 activations .. 07 autoencoders).
+#: Preset name -> Preset, in the order of the course (01 activations .. 08 deep networks).
 PRESETS: dict[str, Preset] = {
     # 01 activations
     "sigmoid-saturates": Preset(
@@ -227,6 +229,31 @@ PRESETS: dict[str, Preset] = {
         "With 20 codes PCA keeps almost 90% of the variance, and after 100 epochs the tanh "
         "autoencoder's error is only 4% below PCA's, 0.0074 against 0.0077 per pixel.",
         {"k": 20}),
+    # 08 deep networks
+    "sigmoid-twenty-blocks-vanish": Preset(
+        "depth_explorer", "Twenty sigmoid blocks: the gradient vanishes",
+        "On its way back through the plain sigmoid net the gradient shrinks about four times a "
+        "layer: the first layer's ‖dW‖ is 7e-14 of the last one's. In the residual net the "
+        "gradient reaching each hidden layer's output stays at 0.23 all the way down.",
+        {"activation": "sigmoid", "depth": 20, "scale": 1.0}),
+    "relu-twenty-blocks-healthy": Preset(
+        "depth_explorer", "ReLU with He weights: nothing vanishes",
+        "With ReLU and He initialisation every layer's ‖dW‖ stays within a factor of 2.2 of "
+        "the others in the plain net, and of 1.9 in the residual one, twenty blocks deep.",
+        {"activation": "relu", "depth": 20, "scale": 1.0}),
+    "tanh-weights-times-three-explode": Preset(
+        "depth_explorer", "Weights three times too large: tanh's gradient explodes",
+        "With every weight of the plain tanh net times 3 the gradient grows about 1.3 times a "
+        "layer on its way back, and the first layer's ‖dW‖ ends 500 times the last one's. "
+        "The residual net's blocks, scaled down by 1/L, keep every layer within a factor of 5.",
+        {"activation": "tanh", "depth": 20, "scale": 3.0}),
+    "residual-rescues-fifty-sigmoid-blocks": Preset(
+        "depth_explorer", "Fifty sigmoid blocks: the identity path carries the gradient",
+        "In the plain net the first layer gets 9e-33 of the last one's gradient. In the "
+        "residual net the gradient reaching each hidden layer's output stays between 0.224 and "
+        "0.225 from the first to the last; ‖dW_i‖ still rises toward the output, because H "
+        "grows by about 1/2 a block.",
+        {"activation": "sigmoid", "depth": 50, "scale": 1.0}),
 }
 
 

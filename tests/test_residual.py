@@ -8,8 +8,11 @@ MLP) and central differences in float64.
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
+from course_tools import assert_caught, mistakes_of
 from threadpoolctl import threadpool_limits
 
 from course_lib.data import load_digits
@@ -511,3 +514,127 @@ def test_plain_sigmoid_stays_at_chance_where_residual_sigmoid_learns(digits):
         accuracy[residual] = np.mean(model.predict(X) == y)
     assert accuracy[False] < 0.15
     assert accuracy[True] > 0.9
+
+
+# ---------------------------------------------------------------- the notebook's checks
+
+
+def test_the_checks_build_their_cases_without_the_references(monkeypatch):
+    """A grading kernel of 08 withholds course_lib.residual, and the checks build their cases
+    when they are imported there: building them must not call it."""
+    import importlib.util
+
+    import course_lib.checks.deep_networks as checks
+    import course_lib.residual as residual
+
+    def withheld(*args, **kwargs):
+        raise AssertionError("a reference of notebook 08 was called while building the cases")
+
+    for name in residual.__all__:
+        monkeypatch.setattr(residual, name, withheld)
+    # a second copy of the module, built from its file: the one the checks use stays as it is
+    spec = importlib.util.spec_from_file_location("course_lib.checks._deep_networks_again",
+                                                  checks.__file__)
+    again = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(again)
+    assert list(again.EXERCISES) == list(checks.EXERCISES)
+
+
+def _adapted(name, case, fn=None):
+    from course_lib.checks import exercise
+
+    ex = exercise(name)
+    run = ex.adapter(fn or ex.reference)
+    return run(*copy.deepcopy(case.args), **copy.deepcopy(case.kwargs))
+
+
+def test_w_zero_gives_h_back_bit_for_bit_or_fails():
+    """Off by one part in 1e12 passes the usual rtol everywhere but at W = 0, where the
+    block must be the identity exactly."""
+    from course_lib.activations import ACTIVATIONS
+    from course_lib.checks import ExerciseFailed, check
+
+    def residual_forward(H, W, b, activation="relu"):
+        H = np.asarray(H, dtype=np.float64)
+        Z = H @ np.asarray(W, dtype=np.float64).T + b
+        if np.shape(W) != (H.shape[1], H.shape[1]):
+            raise ValueError("W must be square")
+        return (H + ACTIVATIONS[activation][0](Z)) * (1 + 1e-12), ((H, np.asarray(W, float)), Z)
+
+    with pytest.raises(ExerciseFailed, match=r"(?s)W = 0 and b = 0.*out == H exactly.*expected "
+                                             r"True, got False") as info:
+        check("residual_forward", residual_forward)
+    assert "must be H exactly" in str(info.value)
+
+
+def test_a_cache_of_another_form_is_named():
+    from course_lib.checks import ExerciseFailed, check
+
+    def flat_cache(H, W, b, activation="relu"):
+        out, ((H, W), Z) = residual_forward(H, W, b, activation)
+        return out, (Z, H, W)
+
+    with pytest.raises(ExerciseFailed, match=r"the cache is \(\(H, W\), Z\)"):
+        check("residual_forward", flat_cache)
+
+
+@pytest.mark.parametrize("name", ["residual_backward", "deep_backward"])
+def test_the_backward_passes_are_checked_against_central_differences_on_every_fixed_case(name):
+    """The gradient check part of the output is on for every visible and hidden case (the
+    caches come from a forward pass the checks can rebuild), with the reference's errors all
+    noise, and off, the same for everyone, on the grader's fresh cases whose arrays, drawn
+    independently, no forward pass gives (one sample's block is still a block: there the
+    check stays on)."""
+    from course_lib.checks import exercise
+    from course_lib.checks._engine import fresh_cases
+
+    ex = exercise(name)
+    for case in ex.visible + ex.hidden:
+        errors, *gradients = _adapted(name, case)
+        assert len(errors) == (3 if name == "residual_backward" else len(gradients[0]))
+        assert not any(errors.values()), case.label
+    errors = [_adapted(name, case)[0] for case in fresh_cases(ex, np.random.default_rng(0))]
+    assert {} in errors and not any(value for e in errors for value in e.values())
+
+
+def test_the_twelve_layer_plain_sigmoid_case_keeps_its_first_gradients():
+    """Blocks near 4 I, biases near -2: the first layer's gradient is not vanishing, so a
+    wrong backward pass shows there (at random weights it is about 1e-8)."""
+    from course_lib.checks import exercise
+
+    case = next(c for c in exercise("deep_backward").visible if "near 4 I" in c.label)
+    grads = deep_backward(*case.args, **case.kwargs)
+    assert np.linalg.norm(grads["W1"]) > 1e-3 * np.linalg.norm(grads["W14"])
+
+
+def test_the_gradient_check_cases_compare_real_errors_not_only_noise():
+    """With a large step h the reference's errors are far above the 1e-7 of rounding noise, so
+    a student's check is compared number for number, not only as "all below 1e-7"."""
+    from course_lib.checks import exercise
+
+    large = [case for case in exercise("deep_gradient_check").visible if "h" in case.kwargs]
+    assert len(large) >= 2
+    for case in large:
+        errors = _adapted("deep_gradient_check", case)
+        assert min(errors.values()) > 1e-6, case.label
+
+
+def test_deep_init_gets_a_new_seed_in_the_graders_fresh_cases():
+    from course_lib.checks import exercise
+    from course_lib.checks._engine import fresh_cases
+
+    ex = exercise("deep_init")
+    first, again = (fresh_cases(ex, np.random.default_rng(s)) for s in (1, 2))
+    assert len(first) == len(ex.visible)
+    one, two = _adapted("deep_init", first[0]), _adapted("deep_init", again[0])
+    assert not np.array_equal(one["W1"], two["W1"])
+
+
+FOLDER, NAME = "08_deep_networks", "deep_networks"
+
+
+@pytest.mark.parametrize("mistake", sorted(mistakes_of(FOLDER)))
+def test_the_visible_test_catches_each_typical_mistake(mistake):
+    """Each mistake of tests/mistakes/08_deep_networks.json fails its exercise's visible test
+    cell, with a message that names it (or the line of the student's code that raised)."""
+    assert_caught(FOLDER, NAME, mistake)

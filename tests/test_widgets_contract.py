@@ -1,4 +1,4 @@
-"""What every widget of the course promises, checked on all ten and on every presenter preset.
+"""What every widget of the course promises, checked on all eleven and on every presenter preset.
 
 Each widget is a live dashboard (course_lib.widgets._render.live_dashboard): its
 controls over a figure. Every one of them:
@@ -26,6 +26,7 @@ from course_lib.data import load_digits
 from course_lib.widgets.activations import EXPLORER_FUNCTIONS
 from course_lib.widgets.autoencoders import autoencoder_explorer
 from course_lib.widgets.backprop import gradient_norm_explorer
+from course_lib.widgets.deep_networks import depth_explorer
 from course_lib.widgets.forward_pass import (
     activation_statistics_explorer,
     universal_approximation_explorer,
@@ -34,7 +35,7 @@ from course_lib.widgets.losses import loss_explorer, saturation_explorer
 from course_lib.widgets.optimizers import DigitsTrainer, optimizer_race
 from course_lib.widgets.regularization import generalization_gap
 
-#: the first preset of each widget: the ten dashboards, each as a lecture opens it
+#: the first preset of each widget: the eleven dashboards, each as a lecture opens it
 FIRST_PRESETS = list({preset.widget: name for name, preset in reversed(presenter.PRESETS.items())}
                      .values())[::-1]
 
@@ -169,6 +170,7 @@ BROKEN = {
     "autoencoder_explorer": lambda fail: autoencoder_explorer(
         {name: fail for name in ("pca_fit", "pca_transform", "pca_reconstruct",
                                  "autoencoder_loss_and_grads")}),
+    "depth_explorer": lambda fail: depth_explorer({"deep_forward": fail, "deep_backward": fail}),
 }
 
 

@@ -189,6 +189,17 @@ figure("maps", board.draw())
 figure("missing", plot_autoencoders(5, "held-out", {}))
 results["has pca"] = all(name in ns for name in ("pca_fit", "pca_transform", "pca_reconstruct"))
 ''',
+    "deep_networks": '''
+from course_lib.widgets.deep_networks import depth_explorer, plot_depth
+dashboard(depth_explorer(ns))
+for activation, depth, scale in (("sigmoid", 20, 1.0), ("relu", 20, 2.0), ("tanh", 5, 3.0),
+                                 ("elu", 2, 0.25)):
+    figure(f"{activation} {depth} {scale}", plot_depth(activation, depth, scale, ns))
+figure("missing", plot_depth("relu", 4, 1.0, {}))
+wrong = eval("lambda dlogits, caches, activation, residual: 1 / 0", ns)  # written in the notebook
+figure("unfinished", plot_depth("relu", 4, 1.0, {**ns, "deep_backward": wrong}))
+results["has deep"] = all(name in ns for name in ("deep_forward", "deep_backward"))
+''',
 }
 
 def test_every_widget_module_is_run_in_a_grading_kernel():
@@ -324,3 +335,22 @@ def test_the_autoencoder_widget_draws_the_students_pca_and_trains_no_network(ker
     if results["has pca"]:  # (with notebook 07's solutions)
         _fine(figures, ["maps"])
         assert figures["maps"]["labels"] == ["PCA (yours)", "held-out"]
+
+
+def test_the_depth_explorer_runs_the_students_networks_alone(kernel):
+    """The weights are drawn by the widget (deep_init is an exercise), the norms and the
+    histograms come from the student's deep_forward and deep_backward, and ||dH_i||, which
+    only the course's backward pass gives, is not drawn."""
+    figures, results = _run(kernel, "deep_networks")
+    _noted(figures, "missing", "your deep_forward not defined yet",
+           "your deep_backward not defined yet")
+    assert figures["missing"]["labels"] == []  # nothing to draw
+    if results["has deep"]:  # (with notebook 08's solutions)
+        drawn = [name for name in figures if name not in ("missing", "unfinished")]
+        assert len(drawn) == 4
+        _fine(figures, drawn)
+        for name in drawn:
+            assert [label.split(":")[0] for label in figures[name]["labels"]] == [
+                "plain (yours)", "residual (yours)"], figures[name]
+            _noted(figures, name, "not drawn while grading")
+        _noted(figures, "unfinished", "your deep_backward raised ZeroDivisionError")
