@@ -61,17 +61,41 @@ def test_the_shipped_networks_are_what_training_makes():
     """autoencoders.npz holds, for today's SETTINGS, the networks train_autoencoder trains.
 
     After a change to SETTINGS: python -m course_lib.widgets.autoencoders
+
+    The weights themselves are compared only where training pins them down. Another CPU's
+    BLAS rounds the last bits otherwise, and 400 epochs of Adam(0.02) carry those bits far
+    along the directions the loss cannot see: a linear autoencoder's W2 R, R^-1 W1 for any
+    invertible R. Trained on two machines, the linear k = 5..20 networks differ by up to 64%
+    in their weights and 0.8% in their error, with their decoders 1.7 degrees apart at most.
+    So the test holds, for every network, the reconstruction error within 2%, and for the
+    linear ones the decoder's subspace within 3 degrees. (That the file was trained with
+    today's SETTINGS is checked exactly, by their key in the file: widget._shipped.)
     """
     assert widget._shipped(), f"{widget.TRAINED} is missing or trained with other SETTINGS"
+    X = digits()[0]
     for kind in widget.KINDS:
         for k in K_VALUES:
             shipped = widget.trained_params(k, kind)
             trained = train_autoencoder(k, kind)
             assert list(shipped) == list(trained)
-            for key, value in trained.items():
-                # the same steps; another CPU's BLAS may round the last bits otherwise
-                np.testing.assert_allclose(shipped[key], value, rtol=1e-6, atol=1e-9,
-                                           err_msg=f"{kind} k = {k}: {key}")
+            assert all(shipped[key].shape == value.shape for key, value in trained.items())
+            errors = [_error(params, X, kind) for params in (shipped, trained)]
+            np.testing.assert_allclose(errors[0], errors[1], rtol=0.02,
+                                       err_msg=f"{kind} k = {k}: reconstruction error")
+            if kind == "linear":
+                angle = ref.principal_angles(shipped["W2"].T, trained["W2"].T).max()
+                assert angle < 3.0, f"linear k = {k}: decoders {angle:.2f} degrees apart"
+
+
+def _error(params, X, kind):
+    """The mean squared reconstruction error of the network ``params`` on X."""
+    n_layers = len(params) // 2
+    H = X
+    for i in range(1, n_layers + 1):
+        H = H @ params[f"W{i}"].T + params[f"b{i}"]
+        if i < n_layers and kind != "linear":
+            H = np.tanh(H)
+    return np.mean((H - X) ** 2)
 
 
 def test_the_panels_are_the_models_codes_and_reconstructions():
