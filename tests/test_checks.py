@@ -80,10 +80,12 @@ def test_changing_the_input_in_place_is_caught():
     (lambda x: np.maximum(x, 0)[None], "expected an array of shape"),
     (lambda x: x.tolist() + "oops", "raised TypeError"),
     (lambda x: "relu", "not an array of numbers"),
+    (lambda x: np.maximum(x, 0).tolist(), "it returned a list, not a NumPy array"),
     ("not a function", "should be a function"),
 ])
 def test_wrong_kinds_of_answer_get_specific_messages(fn, fragment):
-    """None, booleans, float32, wrong shapes, errors, strings and wrong signatures are named."""
+    """None, booleans, float32, wrong shapes, errors, strings, a list of the right numbers
+    where the reference returns an array, and wrong signatures are named."""
     assert fragment in _fails("relu", fn)
 
 

@@ -200,7 +200,7 @@ def judge(exercise: Exercise, signature: Signature, outcomes, *, hidden: bool = 
             continue
         expected = reference(*copy.deepcopy(case.args), **copy.deepcopy(case.kwargs))
         got = _judge_call(name, case, outcome, hints, expected)
-        mismatch = _compare(expected, got, exercise.outputs)
+        mismatch = _compare(expected, got, exercise.outputs, arrays=True)
         if mismatch:
             hint = _matching_hint(hints, case, got, exercise.outputs, expected)
             raise _failed(name, case, mismatch, hint, _params(exercise.reference))
@@ -550,11 +550,14 @@ class _Mismatch:
     problem: str
 
 
-def _compare(expected, got, names=(), where="") -> _Mismatch | None:
+def _compare(expected, got, names=(), where="", arrays=False) -> _Mismatch | None:
     """What is wrong with ``got``, or None when it matches ``expected``.
 
     Tuples and dicts are compared part by part, and the first part that differs
     is named (``names`` are the parts of a tuple, e.g. ("dX", "dW", "db")).
+    With ``arrays`` (``expected`` is the reference's own answer), a list or tuple
+    where the reference returns an array is wrong even when its numbers are right:
+    the notebook's next cells call ``.shape``, ``.max()`` or ``@`` on it.
     """
     if isinstance(expected, dict):
         if not isinstance(got, dict):
@@ -564,7 +567,7 @@ def _compare(expected, got, names=(), where="") -> _Mismatch | None:
             return _Mismatch(where, expected, got,
                              f"expected the keys {sorted(expected)}, got {sorted(got)}")
         for key in expected:
-            mismatch = _compare(expected[key], got[key], (), f"{where}[{key!r}]")
+            mismatch = _compare(expected[key], got[key], (), f"{where}[{key!r}]", arrays)
             if mismatch:
                 return mismatch
         return None
@@ -579,10 +582,15 @@ def _compare(expected, got, names=(), where="") -> _Mismatch | None:
         labels = names if len(names) == len(expected) else \
             [f"value {i + 1}" for i in range(len(expected))]
         for label, e, g in zip(labels, expected, got, strict=True):
-            mismatch = _compare(e, g, (), f"{where} {label}".strip())
+            mismatch = _compare(e, g, (), f"{where} {label}".strip(), arrays)
             if mismatch:
                 return mismatch
         return None
+    if arrays and isinstance(expected, np.ndarray) and expected.ndim and isinstance(got, (list, tuple)):
+        return _Mismatch(where, expected, got,
+                         f"it returned a {type(got).__name__}, not a NumPy array: the cells after "
+                         f"this one use it as an array (.shape, .max(), @); return np.array(...) "
+                         f"of it, or build it with NumPy")
     problem = _compare_arrays(np.asarray(expected), got)
     return _Mismatch(where, expected, got, problem) if problem else None
 
