@@ -591,6 +591,9 @@ def test_the_backward_passes_are_checked_against_central_differences_on_every_fi
     ex = exercise(name)
     for case in ex.visible + ex.hidden:
         errors, *gradients = _adapted(name, case)
+        if "relu'(0) = 0" in case.label:  # ReLU's kink: central differences give 1/2 there
+            assert errors == {}, case.label
+            continue
         assert len(errors) == (3 if name == "residual_backward" else len(gradients[0]))
         assert not any(errors.values()), case.label
     errors = [_adapted(name, case)[0] for case in fresh_cases(ex, np.random.default_rng(0))]
@@ -625,9 +628,92 @@ def test_deep_init_gets_a_new_seed_in_the_graders_fresh_cases():
 
     ex = exercise("deep_init")
     first, again = (fresh_cases(ex, np.random.default_rng(s)) for s in (1, 2))
-    assert len(first) == len(ex.visible)
+    assert len(first) == sum("seed" in case.kwargs for case in ex.visible)
     one, two = _adapted("deep_init", first[0]), _adapted("deep_init", again[0])
     assert not np.array_equal(one["W1"], two["W1"])
+
+
+def test_the_relu_kink_cases_have_pre_activations_exactly_0():
+    """relu'(0) is 0 (relu_grad, Z > 0): the cases that say so have Z == 0 somewhere, so a
+    backward pass that takes Z >= 0 gives other gradients there."""
+    from course_lib.checks import exercise
+
+    for name in ("residual_backward", "deep_backward"):
+        ex = exercise(name)
+        kinks = [case for case in ex.visible + ex.hidden if "relu'(0) = 0" in case.label]
+        assert any("relu'(0) = 0" in case.label for case in ex.visible), name
+        for case in kinks:
+            dout, cache = case.args
+            Zs = [cache[1]] if name == "residual_backward" else [Z for _, Z in cache[:-1]]
+            assert all(np.any(Z == 0) for Z in Zs), case.label
+
+
+def test_the_value_error_must_name_both_shapes():
+    """The text asks for a ValueError that names W's shape and H's: one that does not fails
+    with the shapes it should have named; one that writes them its own way passes."""
+    from course_lib.activations import ACTIVATIONS
+    from course_lib.checks import ExerciseFailed, check
+    from course_lib.layers import dense_forward
+
+    def block(message):
+        def residual_forward(H, W, b, activation="relu"):
+            H, W = np.asarray(H, dtype=np.float64), np.asarray(W, dtype=np.float64)
+            if W.shape != (H.shape[1], H.shape[1]):
+                raise ValueError(message(H, W))
+            Z, dense_cache = dense_forward(H, W, b)
+            return H + ACTIVATIONS[activation][0](Z), (dense_cache, Z)
+        return residual_forward
+
+    with pytest.raises(ExerciseFailed, match=r"does not name H's shape \(2, 3\) and W's shape "
+                                             r"\(1, 3\): 'W must be square'"):
+        check("residual_forward", block(lambda H, W: "W must be square"))
+    with pytest.raises(ExerciseFailed, match=r"does not name H's shape \(2, 3\):"):
+        check("residual_forward", block(lambda H, W: f"W has shape {W.shape}, not square"))
+    check("residual_forward", block(lambda H, W: f"W {W.shape[0]}x{W.shape[1]} for H "
+                                                 f"[{H.shape[0]}, {H.shape[1]}]"), hidden=True)
+
+
+def test_the_dicts_out_of_order_are_read_by_number():
+    """One case of deep_forward and one of layer_gradient_norms get their dict inserted out of
+    order (the biases first, W1 last): the reference, which reads by number, is unmoved."""
+    from course_lib.checks import exercise
+
+    for name, position in (("deep_forward", 1), ("layer_gradient_norms", 0)):
+        ex = exercise(name)
+        case = next(c for c in ex.visible if "another order" in c.label)
+        d = case.args[position]
+        assert list(d)[0].startswith("b") and list(d)[-1] == "W1", name
+        in_order = {key: d[key] for i in range(1, len(d) // 2 + 1) for key in (f"W{i}", f"b{i}")}
+        args = list(case.args)
+        args[position] = in_order
+        shuffled, ordered = ex.reference(*case.args, **case.kwargs), ex.reference(*args,
+                                                                                  **case.kwargs)
+        if name == "deep_forward":  # the logits
+            shuffled, ordered = shuffled[0], ordered[0]
+        np.testing.assert_array_equal(shuffled, ordered)
+
+
+def test_the_gradient_check_has_a_weight_that_is_not_contiguous():
+    """A copy of the case (as the checks make one per call) keeps W2 not C-contiguous, so a
+    check that perturbs params[key].ravel() perturbs a copy there."""
+    from course_lib.checks import exercise
+
+    case = next(c for c in exercise("deep_gradient_check").visible if "W2 given as" in c.label)
+    W2 = copy.deepcopy(case.args)[0]["W2"]
+    assert not W2.flags.c_contiguous and not np.shares_memory(W2.ravel(), W2)
+
+
+def test_a_deep_init_case_leaves_the_seed_at_its_default():
+    from course_lib.checks import ExerciseFailed, check, exercise
+
+    assert any("seed" not in case.kwargs for case in exercise("deep_init").visible)
+
+    def deep_init_without_default(D, width, depth, C, activation="relu", residual=False,
+                                  seed=1):
+        return deep_init(D, width, depth, C, activation, residual, seed)
+
+    with pytest.raises(ExerciseFailed, match="seed left out"):
+        check("deep_init", deep_init_without_default)
 
 
 FOLDER, NAME = "08_deep_networks", "deep_networks"

@@ -7,7 +7,8 @@ What is judged, and how:
   and the pre-activation Z, never f(Z)), since ``residual_backward`` and ``deep_backward``
   read that cache. With W = 0 and b = 0 and an activation with f(0) = 0 (ReLU, tanh) the
   block must give H back bit for bit, not just to 1e-7: one more part of the output says
-  whether it does. A W of shape (1, m) broadcasts silently, so the block must refuse it.
+  whether it does. A W of shape (1, m) broadcasts silently, so the block must refuse it,
+  with a ValueError whose message names H's shape and W's (as the text asks).
 - ``residual_backward`` and ``deep_backward`` against the reference, and against central
   differences of the loss sum(dout * out) (sum(dlogits * logits)) of the block or the network
   rebuilt from the cache, whose gradient is what the backward pass computes. The caches are
@@ -16,19 +17,24 @@ What is judged, and how:
   such caches, so there only the reference judges. tanh and sigmoid cases show f' taken at
   the output (with ReLU it does not), and in the twelve-block plain sigmoid case the blocks
   are near 4 I and the biases near -2, so its first layers' gradients stay large enough for
-  a mistake to show there.
+  a mistake to show there. Cases with ReLU pre-activations exactly 0 (W = 0 with a zero in b,
+  a blank sample through zero biases) show relu'(0) taken as 1 (Z >= 0); central differences
+  are off there (they give 1/2 at the kink), and only the reference judges.
 - ``deep_forward`` on its logits and every cache, layer by layer, with cases where the input,
   the hidden and the output widths are equal (a skip on the input or the output layer then
-  gives wrong numbers instead of a broadcasting error).
+  gives wrong numbers instead of a broadcasting error), and params inserted out of order (layers
+  are read by number, not in the dict's order).
 - ``deep_gradient_check`` on the dict it returns, keys W1, b1, ... in order; relative errors
   below 1e-7 are rounding noise and count as 0 (as in notebook 04), and cases with a large
   step h make the real errors visible, so a wrong check (a copy perturbed, the loss without
-  the residual flag, a summed loss) reports other numbers than the reference.
+  the residual flag, a summed loss) reports other numbers than the reference; one weight is
+  not contiguous, so a check that perturbs its ravel() (a copy) shows.
 - ``deep_init`` draw for draw against the reference (the same generator, used as notebook
   02's MLP uses it), so He and Xavier swapped, a branch not scaled by 1/L, or scaled by
-  1/sqrt(L) give other numbers.
+  1/sqrt(L) give other numbers; one case leaves seed out, so its default must be 0.
 - ``layer_gradient_norms`` on fourteen layers (W10 after W9), bias gradients of size 100
-  (mixing them in shows) and gradients of rank above 1 (the spectral norm differs).
+  (mixing them in shows), gradients of rank above 1 (the spectral norm differs) and a dict
+  inserted out of order.
 
 Every case's inputs are checked to come back unchanged (the engine does it for every call),
 so a block or a gradient check that writes into H, dout or params fails.
@@ -71,6 +77,14 @@ def _deep_params(rng, D, m, depth, C):
         params[f"W{i}"] = _weights(rng, m_out, m_in)
         params[f"b{i}"] = _biases(rng, m_out)
     return params
+
+
+def _out_of_order(d: dict) -> dict:
+    """``d`` inserted in another order than W1, b1, W2, ...: the biases first, from the last
+    down, then the weights W2, ..., Wn and W1 last. Read by number, it is the same network."""
+    n = len(d) // 2
+    keys = [f"b{i}" for i in range(n, 0, -1)] + [f"W{i}" for i in [*range(2, n + 1), 1]]
+    return {key: d[key] for key in keys}
 
 
 def _saturation_free(rng, params):
@@ -120,7 +134,11 @@ def _block_parts(fn):
     """residual_forward -> (out, cache's H, cache's W, cache's Z, whether W = 0 gave H back
     bit for bit): the cache is judged part by part, and the identity exactly."""
     def run(H, W, b, activation="relu"):
-        result = fn(H, W, b, activation=activation)
+        try:
+            result = fn(H, W, b, activation=activation)
+        except ValueError as exc:
+            _names_both_shapes(exc, H, W)
+            raise
         if not isinstance(result, (tuple, list)) or len(result) != 2:
             return result
         out, cache = result
@@ -142,6 +160,32 @@ def _block_parts(fn):
     return run
 
 
+def _shape_written(shape, text: str) -> bool:
+    """Whether ``text`` (spaces taken out) writes ``shape`` as a tuple, a list or 2x3."""
+    dims = [str(d) for d in shape]
+    return any(form in text for form in ("(" + ",".join(dims) + ")",
+                                         "[" + ",".join(dims) + "]",
+                                         "x".join(dims), "\u00d7".join(dims)))
+
+
+def _names_both_shapes(exc: ValueError, H, W) -> None:
+    """The text asks for a ValueError that names both shapes: when W is not square for H,
+    one whose message does not write H's shape and W's is a failure, said in plain words."""
+    H_shape, W_shape = np.shape(H), np.shape(W)
+    if len(H_shape) != 2 or W_shape == (H_shape[1], H_shape[1]):
+        return  # not the wrong-width case: the error, whatever it is, speaks for itself
+    said = "".join(str(exc).split())
+    missing = [f"{name}'s shape {shape}" for name, shape in (("H", H_shape), ("W", W_shape))
+               if not _shape_written(shape, said)]
+    if missing:
+        raise ExerciseFailed(
+            f"a ValueError whose message does not name {' and '.join(missing)}: {str(exc)!r}. "
+            f"The text asks for a message that names both shapes, for instance "
+            f"f\"W must be square, of shape ({H_shape[1]}, {H_shape[1]}), for H of shape "
+            f"{{H.shape}}; got W of shape {{W.shape}}\", which here says {H_shape} and "
+            f"{W_shape}.") from None
+
+
 def _rf_variant(*, skip=True, sum_first=False, scale=1.0, activate=True, transpose=True,
                 cache_branch=False, check_width=True):
     """residual_forward with one step done another way (the hints below)."""
@@ -150,7 +194,8 @@ def _rf_variant(*, skip=True, sum_first=False, scale=1.0, activate=True, transpo
         H, W, b = (np.asarray(a, dtype=float) for a in (H, W, b))
         m = H.shape[1]
         if check_width and W.shape != (m, m):
-            raise ValueError(f"W must have shape ({m}, {m})")
+            raise ValueError(f"W must have shape ({m}, {m}) for H of shape {H.shape}; got "
+                             f"{W.shape}")
         Z = H @ (W.T if transpose else W) + b
         branch = f(Z) if activate else Z
         if sum_first:
@@ -181,8 +226,25 @@ def _block(label, n, m, activation=None, zero=False, transposed=False, integer=F
 def _narrow_W():
     H = np.array([[0.5, -1.0, 2.0], [1.5, 0.25, -0.75]])
     return Case("W of shape (1, 3) and b of shape (1,) for a block of width 3 must raise "
-                "ValueError (H @ W.T + b has shape (2, 1) and H + f(Z) broadcasts it to (2, 3) "
-                "without a word)", (H, np.array([[0.5, -1.0, 1.5]]), np.array([0.2])),
+                "ValueError, with a message that names both shapes, H's (2, 3) and W's (1, 3) "
+                "(H @ W.T + b has shape (2, 1) and H + f(Z) broadcasts it to (2, 3) without a "
+                "word)", (H, np.array([[0.5, -1.0, 1.5]]), np.array([0.2])), raises=ValueError)
+
+
+def _tall_W():
+    H = np.array([[1.0, -0.5], [0.25, 2.0], [-1.5, 0.75], [0.5, 0.5]])
+    W = np.array([[0.5, -1.0], [1.5, 0.25], [-0.75, 1.0]])
+    return Case("W of shape (3, 2) and b of shape (3,) for H of shape (4, 2) must raise "
+                "ValueError naming both shapes (without a check of its own, H + f(Z) fails to "
+                "broadcast (4, 2) with (4, 3), a message that does not name W's shape)",
+                (H, W, np.array([0.1, -0.2, 0.3])), raises=ValueError)
+
+
+def _square_W_of_another_width():
+    H = np.array([[1.0, -0.5, 0.25], [2.0, 0.75, -1.5], [0.5, -1.0, 1.0], [-0.25, 0.5, 1.5]])
+    return Case("a square W of another width, (2, 2), for H of shape (4, 3) must raise "
+                "ValueError naming both shapes (W must be (3, 3): square is not enough)",
+                (H, np.array([[0.5, -1.0], [1.5, 0.25]]), np.array([0.1, -0.2])),
                 raises=ValueError)
 
 
@@ -213,6 +275,8 @@ _RESIDUAL_FORWARD = Exercise(
         _block("an ELU block, N=3, m=2", 3, 2, "elu"),
         _block("W = 0 and b = 0, ReLU, N=2, m=5: out must be H exactly", 2, 5, zero=True),
         _block("one sample (N=1), a sigmoid block of width 3", 1, 3, "sigmoid"),
+        _tall_W(),
+        _square_W_of_another_width(),
     ),
     hints=(
         Hint(_rf_variant(skip=False),
@@ -262,6 +326,15 @@ def _gradient_errors(loss, arrays: dict, given: dict) -> dict:
     return errors
 
 
+def _at_relu_kink(activation, Zs) -> bool:
+    """A ReLU pre-activation exactly 0: relu has no derivative there (the course takes 0,
+    relu_grad's Z > 0), and central differences give 1/2; only the reference judges."""
+    try:
+        return activation == "relu" and any(np.any(np.asarray(Z) == 0) for Z in Zs)
+    except (TypeError, ValueError):
+        return False
+
+
 def _block_with_central_differences(fn):
     """residual_backward -> (its relative errors against central differences of the block's
     loss sum(dout * out), the block rebuilt from the cache; dH, dW, db). A cache that no block
@@ -277,7 +350,7 @@ def _block_with_central_differences(fn):
             built = np.allclose(H @ W.T + b, Z, rtol=1e-9, atol=1e-12)
         except (TypeError, ValueError, IndexError):
             built = False
-        if not built:
+        if not built or _at_relu_kink(activation, [Z]):
             return ({}, *result)
         f, weights = ACTIVATIONS[activation][0], np.asarray(dout, dtype=float)
 
@@ -293,14 +366,17 @@ def _block_with_central_differences(fn):
 
 
 def _block_cache(label, n, m, activation=None, transposed=False, integer_dout=False,
-                 zero=False):
+                 zero=False, bias=None):
     """A case of residual_backward: dout (n, m) and the cache ((H, W), Z) of a block;
-    ``transposed``: dout given as a transpose (not contiguous); ``zero``: W = 0."""
+    ``transposed``: dout given as a transpose (not contiguous); ``zero``: W = 0; ``bias``:
+    b given (with W = 0, Z = b in every row: a 0 there is ReLU's kink, exactly)."""
     def draw(rng):
         H = rng.normal(0.0, 1.5, size=(n, m))
         W, b = _weights(rng, m, m), _biases(rng, m)
         if zero:
             W = np.zeros((m, m))
+        if bias is not None:
+            b = np.array(bias, dtype=float)
         Z, dense_cache = dense_forward(H, W, b)
         if integer_dout:
             dout = rng.integers(-3, 4, size=(n, m))
@@ -313,13 +389,20 @@ def _block_cache(label, n, m, activation=None, transposed=False, integer_dout=Fa
                       {"activation": activation} if activation else None)
 
 
+def _relu_grad_at_zero_one(z):
+    """ReLU's slope taken as 1 at exactly 0 (Z >= 0): the course takes 0 there (Z > 0)."""
+    return (np.asarray(z) >= 0).astype(float)
+
+
 def _rb_variant(*, identity=1.0, branch=1.0, at="Z", transpose_W=False, dW_from_out=False,
-                db_axis=0):
+                db_axis=0, relu_ge=False):
     """residual_backward with one step done another way (the hints below)."""
     def residual_backward(dout, cache, activation="relu"):
         (H, W), Z = cache
         dout = np.asarray(dout, dtype=float)
         f, f_grad = ACTIVATIONS[activation][0], ACTIVATIONS[activation][1]
+        if relu_ge and activation == "relu":
+            f_grad = _relu_grad_at_zero_one
         where = {"Z": Z, "f(Z)": f(Z), "out": H + f(Z)}.get(at)
         dZ = dout if where is None else dout * f_grad(where)
         dH = identity * dout + branch * (dZ @ (W.T if transpose_W else W))
@@ -344,6 +427,10 @@ _RESIDUAL_BACKWARD = Exercise(
         _block_cache("integer dout, ReLU, N=3, m=2", 3, 2, integer_dout=True),
         _block_cache("W = 0, tanh, N=4, m=3: dH = dout (the branch passes nothing down)", 4, 3,
                      "tanh", zero=True),
+        _block_cache("W = 0 and b = [0, 0.5, -0.5], ReLU, N=4, m=3: Z = b in every row, "
+                     "exactly 0 for the first unit, where relu'(0) = 0 (relu_grad, Z > 0), so "
+                     "nothing goes down its branch", 4, 3, "relu", zero=True,
+                     bias=(0.0, 0.5, -0.5)),
     ),
     hidden=(
         _block_cache("a sigmoid block, N=5, m=4", 5, 4, "sigmoid"),
@@ -373,6 +460,10 @@ _RESIDUAL_BACKWARD = Exercise(
              "the right shape either way."),
         Hint(_rb_variant(dW_from_out=True),
              "dW = dZ.T @ H, with the block's INPUT H (cache[0][0]), not its output H + f(Z)."),
+        Hint(_rb_variant(relu_ge=True),
+             "relu'(0) is 0 in this course (relu_grad uses Z > 0, not Z >= 0): where Z is "
+             "exactly 0 (W = 0 and b = 0, or a blank sample through zero biases) nothing goes "
+             "down the branch; activation_backward(dout, Z, activation) does it."),
         Hint(_rb_variant(db_axis=1),
              "db has one entry per unit, shape (m,): sum dZ over the samples, axis=0."),
     ),
@@ -412,14 +503,21 @@ def _caches_apart(fn):
 
 
 def _df_variant(*, late=False, sum_first=False, skip_input=False, skip_output=False,
-                output_activated=False, flag=True, string_order=False, cache_output=False):
-    """deep_forward with one step done another way (the hints below)."""
+                output_activated=False, flag=True, string_order=False, cache_output=False,
+                insertion_order=False, block_activation=None):
+    """deep_forward with one step done another way (the hints below); ``block_activation``:
+    the blocks' activation, whatever the network's (residual_forward called without it)."""
     def deep_forward(X, params, activation="relu", residual=False):
         f = ACTIVATIONS[activation][0]
+        f_block = ACTIVATIONS[block_activation or activation][0]
         residual = residual and flag
         n_layers = len(params) // 2
-        numbers = sorted(key[1:] for key in params if key.startswith("W")) if string_order \
-            else [str(i) for i in range(1, n_layers + 1)]
+        if string_order:
+            numbers = sorted(key[1:] for key in params if key.startswith("W"))
+        elif insertion_order:
+            numbers = [key[1:] for key in params if key.startswith("W")]
+        else:
+            numbers = [str(i) for i in range(1, n_layers + 1)]
         H, caches, skip_from = np.asarray(X, dtype=float), [], None
         for i, number in enumerate(numbers, start=1):
             H_in = H
@@ -427,7 +525,8 @@ def _df_variant(*, late=False, sum_first=False, skip_input=False, skip_output=Fa
             last = i == n_layers
             block = residual and (1 < i < n_layers or (skip_input and i == 1)
                                   or (skip_output and last))
-            A = f(Z) if (not last or output_activated) else Z
+            A = (f_block if block and not last else f)(Z) if (not last or output_activated) \
+                else Z
             if block and sum_first and not last:
                 H = f(H_in + Z)
             elif block and late:
@@ -443,11 +542,14 @@ def _df_variant(*, late=False, sum_first=False, skip_input=False, skip_output=Fa
 
 
 def _deep_case(label, D, m, depth, C, n, activation=None, residual=None, transposed=False,
-               integer=False):
+               integer=False, shuffled=False):
     """A case of deep_forward: X (n, D) and the parameters of a network D -> m (depth blocks)
-    -> C; ``transposed``: X given as a transpose; ``integer``: X of integer pixels 0..16."""
+    -> C; ``transposed``: X given as a transpose; ``integer``: X of integer pixels 0..16;
+    ``shuffled``: params inserted out of order (_out_of_order)."""
     def draw(rng):
         params = _deep_params(rng, D, m, depth, C)
+        if shuffled:
+            params = _out_of_order(params)
         if integer:
             X = rng.integers(0, 17, size=(n, D))
             params["W1"] = params["W1"] / 8.0  # pixels up to 16: keep Z_1 of size about 1
@@ -473,9 +575,8 @@ _DEEP_FORWARD = Exercise(
     visible=(
         _deep_case("a plain ReLU network (the defaults) 5 -> 3 -> 3 -> 3 -> 2 (two blocks), "
                    "N=4 samples", 5, 3, 2, 2, 4),
-        _deep_case("a residual tanh network 3 -> 3 -> 3 -> 3 -> 3, N=4: D = m = C, so a skip "
-                   "on the input or the output layer has the right shapes", 3, 3, 2, 3, 4,
-                   "tanh", True),
+        _deep_case("a residual tanh network 3 -> 3 -> 3 -> 3 -> 3 (two blocks), N=4, every "
+                   "layer of the same width", 3, 3, 2, 3, 4, "tanh", True),
         _deep_case("a residual ReLU network 5 -> 3 -> 3 -> 3 -> 2 (two blocks), N=4", 5, 3, 2, 2,
                    4, "relu", True),
         _deep_case("a residual sigmoid network 4 -> 3 (three blocks) -> 2, N=5", 4, 3, 3, 2, 5,
@@ -491,6 +592,10 @@ _DEEP_FORWARD = Exercise(
                    "blocks) -> 2, N=4", 5, 3, 3, 2, 4, "tanh", False, transposed=True),
         _deep_case("no block (depth 0): the input and the output layer only, residual=True, "
                    "5 -> 3 -> 2", 5, 3, 0, 2, 4, "relu", True),
+        _deep_case("params inserted in another order (b4, b3, b2, b1, W2, W3, W4, W1), a "
+                   "residual tanh network 3 -> 3 (two blocks) -> 3, N=4: layer i is params"
+                   "[f\"W{i}\"], by number, whatever the dict's order", 3, 3, 2, 3, 4, "tanh",
+                   True, shuffled=True),
     ),
     hidden=(
         _deep_case("a residual sigmoid network 6 -> 4 (two blocks) -> 3, N=5", 6, 4, 2, 3, 5,
@@ -525,6 +630,14 @@ _DEEP_FORWARD = Exercise(
         Hint(_df_variant(string_order=True),
              "layers taken in string order (W1, W10, W11, ..., W2): go through them by number, "
              "for i in range(1, n_layers + 1), params[f\"W{i}\"]."),
+        Hint(_df_variant(block_activation="relu"),
+             "pass activation on to residual_forward: called without it, the blocks use its "
+             "default, ReLU, whatever the network's activation (residual_forward(H, W, b, "
+             "activation))."),
+        Hint(_df_variant(insertion_order=True),
+             "layers taken in the dict's insertion order: go through them by number, for i in "
+             "range(1, n_layers + 1), params[f\"W{i}\"] (a dict built in another order gives "
+             "its keys in that order)."),
         Hint(_df_variant(cache_output=True),
              "each cache holds the layer's pre-activation Z_i, ((H_{i-1}, W_i), Z_i), not its "
              "output H_i: deep_backward takes f' at Z_i."),
@@ -536,18 +649,27 @@ _DEEP_FORWARD = Exercise(
 
 
 def _backward_case(label, D, m, depth, C, n, activation=None, residual=None, transposed=False,
-                   near_identity=False):
+                   near_identity=False, blank=False, integer=False):
     """A case of deep_backward: dlogits (n, C) and the caches of a forward pass of a network
     D -> m (depth blocks) -> C; ``transposed``: X and dlogits given as transposes;
     ``near_identity``: blocks near 4 I, biases near -2 (a plain sigmoid network whose
-    first gradients do not vanish)."""
+    first gradients do not vanish); ``blank``: zero biases, as deep_init gives them, and X's
+    last sample all 0, so that its Z are exactly 0 in every layer; ``integer``: dlogits of
+    integers."""
     def draw(rng):
         params = _deep_params(rng, D, m, depth, C)
         if near_identity:
             params = _saturation_free(rng, params)
+        if blank:
+            params = {k: np.zeros_like(v) if k.startswith("b") else v for k, v in params.items()}
         X = rng.normal(size=(D, n)).T if transposed else rng.normal(size=(n, D))
+        if blank:
+            X[-1] = 0.0
         _, caches = _forward(X, params, activation or "relu", bool(residual))
-        dlogits = rng.normal(size=(C, n)).T if transposed else rng.normal(size=(n, C))
+        if integer:
+            dlogits = rng.integers(-3, 4, size=(n, C))
+        else:
+            dlogits = rng.normal(size=(C, n)).T if transposed else rng.normal(size=(n, C))
         return dlogits, caches
     kwargs = {}
     if activation:
@@ -586,7 +708,8 @@ def _with_central_differences(fn):
     def run(dlogits, caches, activation="relu", residual=False):
         grads = in_order(dlogits, caches, activation=activation, residual=residual)
         network = _network_of(caches, activation, residual)
-        if network is None or not isinstance(grads, dict):
+        if network is None or not isinstance(grads, dict) or _at_relu_kink(
+                activation, [Z for _, Z in caches[:-1]]):
             return {}, grads
         X, params = network
         weights = np.asarray(dlogits, dtype=float)
@@ -601,10 +724,13 @@ def _with_central_differences(fn):
 
 
 def _db_variant(*, identity=True, at="Z", logits_activated=False, output_block=False,
-                string_order=False):
-    """deep_backward with one step done another way (the hints below)."""
+                string_order=False, block_activation=None, relu_ge=False):
+    """deep_backward with one step done another way (the hints below); ``block_activation``:
+    the blocks' activation, whatever the network's (residual_backward called without it)."""
     def deep_backward(dlogits, caches, activation="relu", residual=False):
-        f_grad = ACTIVATIONS[activation][1]
+        f_grad = _relu_grad_at_zero_one if relu_ge and activation == "relu" \
+            else ACTIVATIONS[activation][1]
+        block_grad = ACTIVATIONS[block_activation][1] if block_activation else f_grad
         n_layers = len(caches)
         grads = {f"{k}{i}": None for i in range(1, n_layers + 1) for k in "Wb"}
         dlogits = np.asarray(dlogits, dtype=float)
@@ -616,7 +742,7 @@ def _db_variant(*, identity=True, at="Z", logits_activated=False, output_block=F
         for i in range(n_layers - 1, 0, -1):
             dense_cache, Z = caches[i - 1]
             where = Z if at == "Z" else caches[i][0][0]  # H_i: the next layer's input
-            dZ = dH * f_grad(where)
+            dZ = dH * (block_grad if residual and i > 1 else f_grad)(where)
             dH_branch, grads[f"W{i}"], grads[f"b{i}"] = dense_backward(dZ, dense_cache)
             dH = dH + dH_branch if residual and identity and i > 1 else dH_branch
         if string_order:
@@ -634,6 +760,8 @@ _DEEP_BACKWARD = Exercise(
     visible=(
         _backward_case("a plain ReLU network (the defaults) 5 -> 3 -> 3 -> 3 -> 2 (two "
                        "blocks), N=4 samples", 5, 3, 2, 2, 4),
+        _backward_case("a residual tanh network 5 -> 3 (two blocks) -> 3, N=4", 5, 3, 2, 3, 4,
+                       "tanh", True),
         _backward_case("a residual tanh network 3 -> 3 (two blocks) -> 3, N=4: D = m = C, so "
                        "treating the input or the output layer as a block has the right shapes",
                        3, 3, 2, 3, 4, "tanh", True),
@@ -654,6 +782,12 @@ _DEEP_BACKWARD = Exercise(
                        transposed=True),
         _backward_case("no block (depth 0): the input and the output layer only, residual=True, "
                        "5 -> 3 -> 2", 5, 3, 0, 2, 4, "tanh", True),
+        _backward_case("integer dlogits, a residual ReLU network 4 -> 3 (one block) -> 2, N=3",
+                       4, 3, 1, 2, 3, "relu", True, integer=True),
+        _backward_case("a plain ReLU network 4 -> 3 (two blocks) -> 2 with zero biases (as "
+                       "deep_init gives them) and a blank sample (X's last row all 0): its Z are "
+                       "exactly 0 in every layer, where relu'(0) = 0 (relu_grad, Z > 0)", 4, 3,
+                       2, 2, 4, "relu", False, blank=True),
     ),
     hidden=(
         _backward_case("a plain tanh network 6 -> 4 (three blocks) -> 3, N=5", 6, 4, 3, 3, 5,
@@ -666,6 +800,9 @@ _DEEP_BACKWARD = Exercise(
                        4, 3, 4, 3, "relu", True),
         _backward_case("no block (depth 0), a plain ELU network 3 -> 5 -> 2, N=2", 3, 5, 0, 2, 2,
                        "elu", False),
+        _backward_case("a residual ReLU network 5 -> 3 (two blocks) -> 3, N=3, zero biases and "
+                       "a blank sample: Z = 0 exactly, relu'(0) = 0", 5, 3, 2, 3, 3, "relu", True,
+                       blank=True),
     ),
     hints=(
         Hint(_db_variant(identity=False),
@@ -676,6 +813,14 @@ _DEEP_BACKWARD = Exercise(
              "f' is taken at the layer's pre-activation Z_i (caches[i-1][1]), not at its output "
              "H_i (the next cache's input): in a residual network H_i = H_{i-1} + f(Z_i) does "
              "not even have Z_i's signs."),
+        Hint(_db_variant(block_activation="relu"),
+             "pass activation on to residual_backward: called without it, the blocks take "
+             "ReLU's derivative, its default, whatever the network's activation "
+             "(residual_backward(dH, caches[i - 1], activation))."),
+        Hint(_db_variant(relu_ge=True),
+             "relu'(0) is 0 in this course (relu_grad uses Z > 0, not Z >= 0): a blank sample "
+             "through zero biases has Z = 0 exactly, and sends nothing down; "
+             "activation_backward(dH, Z, activation) does it."),
         Hint(_db_variant(logits_activated=True),
              "the output layer is linear: dense_backward takes dlogits itself, with no "
              "activation derivative."),
@@ -709,12 +854,16 @@ def _errors_in_order(fn):
 
 
 def _gc_variant(*, copy=False, flag_in_loss=True, flag_in_backward=True, pass_activation=True,
-                pass_h=True, summed=False, weights_only=False):
-    """deep_gradient_check with one step done another way (the hints below)."""
+                pass_h=True, summed=False, weights_only=False, activation_in_backward=True,
+                copy_if_strided=False):
+    """deep_gradient_check with one step done another way (the hints below);
+    ``copy_if_strided``: a copy perturbed where params[key] is not C-contiguous (as
+    params[key].ravel() or .reshape(-1) give one there)."""
     def deep_gradient_check(params, X, y, activation="relu", residual=False, h=1e-5):
         act = activation if pass_activation else "relu"
         logits, caches = ref.deep_forward(X, params, act, residual)
-        grads = ref.deep_backward(cross_entropy_grad(logits, y), caches, act,
+        grads = ref.deep_backward(cross_entropy_grad(logits, y), caches,
+                                  act if activation_in_backward else "relu",
                                   residual and flag_in_backward)
 
         def loss(_):
@@ -726,19 +875,24 @@ def _gc_variant(*, copy=False, flag_in_loss=True, flag_in_backward=True, pass_ac
         for key in grads:
             if weights_only and key.startswith("b"):
                 continue
-            x = params[key].copy() if copy else params[key]
+            strided = copy_if_strided and not params[key].flags.c_contiguous
+            x = params[key].copy() if copy or strided else params[key]
             errors[key] = relative_error(grads[key],
                                          numerical_gradient(loss, x, h if pass_h else 1e-5))
         return errors
     return deep_gradient_check
 
 
-def _check_case(label, D, m, depth, C, n, activation=None, residual=None, h=None):
+def _check_case(label, D, m, depth, C, n, activation=None, residual=None, h=None,
+                transposed=None):
     """A case of deep_gradient_check: params of a network D -> m (depth blocks) -> C, X (n, D)
-    and labels y."""
+    and labels y; ``transposed``: that weight given as the transpose of an (m_in, m_out)
+    array, not C-contiguous (its ravel() is a copy)."""
     def draw(rng):
-        return _deep_params(rng, D, m, depth, C), rng.normal(size=(n, D)), \
-            rng.integers(0, C, size=n)
+        params = _deep_params(rng, D, m, depth, C)
+        if transposed:
+            params[transposed] = np.ascontiguousarray(params[transposed].T).T
+        return params, rng.normal(size=(n, D)), rng.integers(0, C, size=n)
     kwargs = {}
     if activation:
         kwargs["activation"] = activation
@@ -771,6 +925,9 @@ _DEEP_GRADIENT_CHECK = Exercise(
                     "relu", True),
         _check_case("no block (depth 0), residual=True, a tanh network 4 -> 3 -> 2, N=3, "
                     "h = 0.2", 4, 3, 0, 2, 3, "tanh", True, 0.2),
+        _check_case(f"W2 given as a transpose (not contiguous: its ravel() is a copy), a "
+                    f"residual tanh network 4 -> 3 (two blocks) -> 2, N=3 {_NOISE_NOTE}", 4, 3,
+                    2, 2, 3, "tanh", True, transposed="W2"),
     ),
     hidden=(
         _check_case("a residual sigmoid network 3 -> 4 (two blocks) -> 2, N=3, h = 0.05", 3, 4,
@@ -798,6 +955,14 @@ _DEEP_GRADIENT_CHECK = Exercise(
         Hint(_gc_variant(pass_activation=False),
              "pass activation on to deep_forward and deep_backward, in both places (the "
              "analytic gradient and the loss inside the numerical one)."),
+        Hint(_gc_variant(activation_in_backward=False),
+             "pass activation on to deep_backward too: without it the analytic gradients are "
+             "ReLU's, its default, while the loss is your activation's network."),
+        Hint(_gc_variant(copy_if_strided=True),
+             "the error of a weight given as a transpose (not contiguous) is 1: your "
+             "perturbation never reached params. x.ravel() or x.reshape(-1) of such an array "
+             "is a copy; perturb params[key] itself, by index (numerical_gradient(loss, "
+             "params[key], h) does)."),
         Hint(_gc_variant(pass_h=False), "pass h on to numerical_gradient."),
         Hint(_gc_variant(weights_only=True),
              "check every parameter, the biases b1, b2, ... too: one entry per key of params."),
@@ -818,12 +983,17 @@ class _Seed:
         return str(self.draws.seed)
 
 
+#: a case that leaves deep_init's seed out: the function's own default must be 0
+_DEFAULT_SEED = object()
+
+
 def _init_run(fn):
     """deep_init -> its params, keyed W1, b1, ... in that order; a case's seed as an int."""
-    def run(D, width, depth, C, activation="relu", residual=False, seed=0):
+    def run(D, width, depth, C, activation="relu", residual=False, seed=_DEFAULT_SEED):
         draws = getattr(seed, "draws", None)  # a _Seed (by its part: a reload makes a new class)
         seed = draws.seed if isinstance(draws, Seeded) else seed
-        params = fn(D, width, depth, C, activation=activation, residual=residual, seed=seed)
+        given = {} if seed is _DEFAULT_SEED else {"seed": seed}  # else its default, seed=0
+        params = fn(D, width, depth, C, activation=activation, residual=residual, **given)
         order = [f"{k}{i}" for i in range(1, depth + 3) for k in "Wb"]
         if isinstance(params, dict) and set(params) == set(order) and list(params) != order:
             raise ExerciseFailed(
@@ -839,10 +1009,14 @@ _SWAP = {"he": "xavier", "xavier": "he"}
 
 
 def _di_variant(*, choose=lambda kind: kind, block_scale=lambda depth: depth,
-                every_layer=False, fresh_rng=False, sizes_swapped=False):
-    """deep_init with one step done another way (the hints below)."""
+                every_layer=False, fresh_rng=False, sizes_swapped=False, he_by_name=False):
+    """deep_init with one step done another way (the hints below); ``he_by_name``: He for
+    activation == "relu" only, Xavier for every other."""
     def deep_init(D, width, depth, C, activation="relu", residual=False, seed=0):
-        init = {"he": he_init, "xavier": xavier_init}[choose(ACTIVATIONS[activation].init)]
+        kind = ACTIVATIONS[activation].init
+        if he_by_name:
+            kind = "he" if activation == "relu" else "xavier"
+        init = {"he": he_init, "xavier": xavier_init}[choose(kind)]
         sizes = [D] + [width] * (depth + 1) + [C]
         n_layers = depth + 2
         rng = np.random.default_rng(seed)
@@ -859,12 +1033,14 @@ def _di_variant(*, choose=lambda kind: kind, block_scale=lambda depth: depth,
 
 
 def _init_case(label, D, width, depth, C, activation=None, residual=None, seed=0):
+    """A case of deep_init; ``seed=None``: left out, so the function's default is used."""
     kwargs = {}
     if activation:
         kwargs["activation"] = activation
     if residual is not None:
         kwargs["residual"] = residual
-    kwargs["seed"] = _Seed(seed)
+    if seed is not None:
+        kwargs["seed"] = _Seed(seed)
     return Case(label, (D, width, depth, C), kwargs)
 
 
@@ -886,6 +1062,9 @@ _DEEP_INIT = Exercise(
                    "keyed in number order", 4, 3, 12, 2, "tanh", True, seed=5),
         _init_case("a plain softplus network (He, as every ReLU-like unit) 3 -> 4 (one block) "
                    "-> 2", 3, 4, 1, 2, "softplus", False, seed=9),
+        _init_case("seed left out: its default, seed=0, so the same draws as "
+                   "deep_init(4, 3, 2, 2, \"tanh\", True, seed=0), reproducible from run to run",
+                   4, 3, 2, 2, "tanh", True, seed=None),
     ),
     hidden=(
         _init_case("a plain softplus network (He) 3 -> 5 (two blocks) -> 4", 3, 5, 2, 4,
@@ -896,6 +1075,9 @@ _DEEP_INIT = Exercise(
                    3, "tanh", True, seed=8),
     ),
     hints=(
+        Hint(_di_variant(he_by_name=True),
+             "He for activation == \"relu\" only: use ACTIVATIONS[activation].init, ELU and "
+             "softplus take He too (every ReLU-like unit does)."),
         Hint(_di_variant(choose=lambda kind: _SWAP[kind]),
              "He and Xavier swapped: ReLU-like units (relu, elu, softplus) take He, "
              "N(0, 2 / m_in); tanh and sigmoid take Xavier, N(0, 2 / (m_in + m_out)); "
@@ -928,7 +1110,8 @@ _DEEP_INIT = Exercise(
 # ---------------------------------------------------------------- layer_gradient_norms
 
 
-def _grads_case(label, shapes, transposed=False, integer=False, one_sample=False):
+def _grads_case(label, shapes, transposed=False, integer=False, one_sample=False,
+                shuffled=False):
     """A case of layer_gradient_norms: grads of rank above 1 (``one_sample``: of rank 1, as one
     sample gives them) for layers of these W shapes, with bias gradients of size about 100, so
     that counting them in shows."""
@@ -944,7 +1127,7 @@ def _grads_case(label, shapes, transposed=False, integer=False, one_sample=False
             else:
                 grads[f"W{i}"] = rng.normal(size=(rows, cols)) * rng.uniform(0.1, 3.0)
             grads[f"b{i}"] = rng.normal(0.0, 100.0, size=rows)
-        return (grads,)
+        return (_out_of_order(grads) if shuffled else grads,)
     return drawn_case("layer_gradient_norms", label, draw)
 
 
@@ -974,6 +1157,10 @@ _LAYER_GRADIENT_NORMS = Exercise(
                     integer=True),
         _grads_case("the gradients of one sample (each dW = dz x^T has rank 1), three layers "
                     "4 -> 3 -> 3 -> 2", [(3, 4), (3, 3), (2, 3)], one_sample=True),
+        _grads_case("grads inserted in another order (b4, b3, b2, b1, W2, W3, W4, W1), four "
+                    "layers 5 -> 4 -> 3 -> 3 -> 2: entry i - 1 is the norm of grads[f\"W{i}\"], "
+                    "by number, whatever the dict's order", [(4, 5), (3, 4), (3, 3), (2, 3)],
+                    shuffled=True),
     ),
     hidden=(
         _grads_case("five layers 7 -> 4 -> 4 -> 4 -> 4 -> 3", [(4, 7)] + [(4, 4)] * 3 + [(3, 4)]),
@@ -1000,6 +1187,10 @@ _LAYER_GRADIENT_NORMS = Exercise(
         Hint(_norms_of(_frobenius, keys=lambda grads: [f"W{i}" for i in
                                                       range(len(grads) // 2, 0, -1)]),
              "from the input layer to the output: W1 first."),
+        Hint(_norms_of(_frobenius, keys=lambda grads: [k for k in grads if k.startswith("W")]),
+             "layers taken in the dict's insertion order: go through them by number, "
+             "grads[f\"W{i}\"] for i in range(1, n + 1) (a dict built in another order gives "
+             "its keys in that order)."),
         Hint(_norms_of(lambda grads, key: _frobenius(grads, key) ** 2),
              "the norm, not its square: take the square root of the sum of squares."),
         Hint(_norms_of(lambda grads, key: np.sqrt(np.mean(np.asarray(grads[key], float) ** 2))),
