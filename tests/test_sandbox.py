@@ -561,6 +561,49 @@ def test_a_restart_in_the_same_manager_works_and_closes_the_old_descriptors(tmp_
     assert len(os.listdir("/proc/self/fd")) <= before + 2  # the event loop's own, at most
 
 
+def test_a_client_connected_before_a_restart_reaches_the_same_channels(tmp_path):
+    """A client's addresses are descriptor numbers (ipc:///proc/self/fd/N), and ZMQ
+    reconnects to them after a restart: the new kernel's sockets must take the old
+    numbers. Here other files take the lowest free numbers while the kernel restarts, as
+    the event loop's or another kernel's may in a grader; the new sockets would otherwise
+    land elsewhere and the client would reach no kernel (in a CI run: heartbeat pings on
+    the control socket, and "Kernel didn't respond in 60 seconds")."""
+    async def scenario():
+        km = SandboxKernelManager(control_dir=str(control(tmp_path)),
+                                  course_lib_dir=str(COURSE_LIB))
+        await km.start_kernel()
+        first = dict(km._socket_fds)
+        opened = km._open_sockets
+        squatters = []
+
+        async def open_after_squatters():
+            squatters.extend(os.open(os.devnull, os.O_RDONLY) for _ in range(8))
+            await opened()
+
+        km._open_sockets = open_after_squatters
+        kc = km.client()
+        kc.start_channels()
+        try:
+            await kc.wait_for_ready(timeout=60)
+            await km.restart_kernel(now=True)
+            await kc.wait_for_ready(timeout=20)
+            out = []
+            await kc.execute_interactive("print(6 * 7)", timeout=20,
+                                         output_hook=lambda m: out.append(
+                                             m["content"].get("text", "")))
+            second = dict(km._socket_fds)
+        finally:
+            kc.stop_channels()
+            await km.shutdown_kernel(now=True)
+            for fd in squatters:
+                os.close(fd)
+        return first, second, "".join(out), squatters
+
+    first, second, out, squatters = asyncio.run(scenario())
+    assert squatters and out == "42\n", out
+    assert second == first  # the same channel at the same number
+
+
 def test_the_kernel_dies_with_the_grader(tmp_path):
     """A grader killed outright takes its kernel along, although the kernel changed user
     (the lifeline: bwrap's parent-death signal could not reach it)."""

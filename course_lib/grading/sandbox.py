@@ -589,8 +589,9 @@ class SandboxKernelManager(AsyncKernelManager):
 
     The manager holds, while a kernel runs, O_PATH descriptors of its five sockets, of
     its /proc entry, a pidfd (to kill it, never another process) and the write end of the
-    lifeline; all are closed by ``shutdown_kernel`` (cleanup), before a restart, and when
-    the manager is collected. Clients must come from :meth:`client` or
+    lifeline; all are closed by ``shutdown_kernel`` (cleanup) and when the manager is
+    collected. A restart closes all but the sockets' numbers, which the new kernel's sockets
+    take over, so that a client connected before the restart reaches the same channels. Clients must come from :meth:`client` or
     :meth:`blocking_client`: they connect through the manager's descriptors.
     """
 
@@ -622,6 +623,7 @@ class SandboxKernelManager(AsyncKernelManager):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self._socket_fds: dict[str, int] = {}
+        self._held_fds: dict[str, int] = {}  # a restart's old socket numbers, kept for the new
         self._proc_fd: int | None = None
         self._pidfd: int | None = None
         self._sandbox_pid: int | None = None
@@ -694,7 +696,7 @@ class SandboxKernelManager(AsyncKernelManager):
 
     async def _async_launch_kernel(self, kernel_cmd, **kw):
         lifeline, self._lifeline = self._lifeline, None  # made by format_kernel_cmd
-        self._close_sandbox_fds()
+        self._close_sandbox_fds(keep_sockets=True)
         self._lifeline = lifeline
         if self._lifeline is not None:
             kw["pass_fds"] = (self._lifeline[0],)
@@ -732,8 +734,8 @@ class SandboxKernelManager(AsyncKernelManager):
                 try:
                     for channel in _PORTS:
                         if channel not in self._socket_fds:
-                            self._socket_fds[channel] = _open_in_sandbox(
-                                self._proc_fd, f"{IPC_BASE}-{_PORTS[channel]}", host_root)
+                            self._socket_fds[channel] = self._keep_address(channel, _open_in_sandbox(
+                                self._proc_fd, f"{IPC_BASE}-{_PORTS[channel]}", host_root))
                     return
                 except OSError:  # not there yet; a dead kernel shows in poll() above
                     pass
@@ -742,6 +744,23 @@ class SandboxKernelManager(AsyncKernelManager):
                                    f"{self.socket_timeout:g} s")
             await asyncio.sleep(pause)
             pause = min(pause * 2, 0.01)
+
+    def _keep_address(self, channel: str, fd: int) -> int:
+        """After a restart, the new socket under the descriptor number the old one had.
+
+        A client's address is ``ipc:///proc/self/fd/<number>``, and ZMQ reconnects to that
+        address by itself after a restart; were the new sockets to get other numbers, a
+        client connected before would reach whatever now holds the old ones (another
+        channel's socket: heartbeat pings arriving on the control socket, a kernel that
+        never answers)."""
+        held = self._held_fds.pop(channel, None)
+        if held is None:
+            return fd
+        try:
+            os.dup2(fd, held, inheritable=False)  # closes the old socket's descriptor
+        finally:
+            os.close(fd)
+        return held
 
     def _adopt_child(self, bwrap_pid: int) -> None:
         children = _children(bwrap_pid)
@@ -792,7 +811,7 @@ class SandboxKernelManager(AsyncKernelManager):
 
     async def _async_cleanup_resources(self, restart: bool = False) -> None:
         await super()._async_cleanup_resources(restart=restart)
-        self._close_sandbox_fds()
+        self._close_sandbox_fds(keep_sockets=restart)
 
     cleanup_resources = _async_cleanup_resources
 
@@ -826,8 +845,15 @@ class SandboxKernelManager(AsyncKernelManager):
             return False
         return True
 
-    def _close_sandbox_fds(self) -> None:
-        fds = list(self._socket_fds.values())
+    def _close_sandbox_fds(self, keep_sockets: bool = False) -> None:
+        """Close the descriptors of the kernel; with ``keep_sockets`` (a restart), hold the
+        sockets' numbers open for the next kernel's sockets (:meth:`_keep_address`)."""
+        if keep_sockets:
+            self._held_fds.update(self._socket_fds)
+            fds = []
+        else:
+            fds = list(self._socket_fds.values()) + list(self._held_fds.values())
+            self._held_fds = {}
         fds += [fd for fd in (self._proc_fd, self._pidfd) if fd is not None]
         self._socket_fds = {}
         self._proc_fd = self._pidfd = self._sandbox_pid = None
